@@ -1,0 +1,90 @@
+"""The Python interfaces plugins implement (structural: no base class needed) and their configs."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SolverConfig(BaseModel):
+    """What a solver factory gets: model selection and deterministic decoding settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None  # embedded model name or a GGUF path; None = the solver's default
+    n_ctx: int = Field(2048, ge=256, le=131072)
+    n_threads: int | None = Field(None, ge=1)
+    gpu_layers: int | None = None  # None = all layers when a GPU backend exists, else 0
+    seed: int = 0
+    options: dict = {}
+
+
+class GeneratorConfig(BaseModel):
+    """What a generator factory gets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str | None = None
+    seed: int = 0
+    options: dict = {}
+
+
+class Completion(msgspec.Struct, kw_only=True):
+    """A solver's reply to one prompt."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class Solver(Protocol):
+    """A language model that answers prompts. All methods are deterministic at temperature 0."""
+
+    name: str
+
+    def info(self) -> dict:
+        """Manifest facts: model path, sha256, backend, offloaded layers, seed…"""
+
+    def complete(
+        self,
+        prompt: str,
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        choices: list[str] | None = None,
+    ) -> Completion:
+        """Generate a reply; with ``choices`` the reply is exactly one of them."""
+
+    def label_logprobs(self, prompt: str, labels: list[str]) -> list[float]:
+        """Next-token log-probability of each label after ``prompt``."""
+
+    def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
+        """Total log-likelihood of each continuation after ``prompt``."""
+
+
+class Scaffold(msgspec.Struct, kw_only=True):
+    """What a generator returns for one item."""
+
+    source: str
+    answer: str | None = None  # the generator-side answer, if the generator states one
+    raw: str = ""  # the generator's raw output (for LLM generators)
+    calls: int = 0  # model calls the generator itself made
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Writes a scaffold program for an item (sees the item without its gold answer)."""
+
+    name: str
+
+    def info(self) -> dict:
+        """Manifest facts: strategy, prompt version, model…"""
+
+    def generate(self, item: dict) -> Scaffold:
+        """Return the scaffold for ``item`` (the guest view: id, question, choices, labels, context)."""

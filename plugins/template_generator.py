@@ -1,0 +1,85 @@
+"""``template``: scaffold generator from fixed, reviewed strategies (no model).
+
+Strategies (``--strategy``):
+- ``per_option`` (default): per-option verification. The solver scores each option's text
+  separately as the continuation of a cloze prompt (one ``solver_logprobs`` call per option), the
+  scores are normalized by length, and the best option is submitted. Small models carry real
+  signal in option texts even when they answer every letter prompt with "A".
+- ``letter``: one constrained ``solver_call`` over the labels (the direct channel, but inside the
+  sandbox) — a control for what the sandbox itself adds.
+
+The scaffolds read the item from ``ITEM`` at run time; no item data is baked into the source, so
+the generator-side channel of this generator is always empty.
+"""
+
+from __future__ import annotations
+
+from cgr.kernel.api import GeneratorConfig, Scaffold
+from cgr.kernel.hookspecs import hookimpl
+
+PER_OPTION = '''\
+# cgr template scaffold: per-option verification (score each option separately, pick the best)
+def cloze_prompt():
+    lines = []
+    if ITEM.context:
+        lines.append("Context: " + ITEM.context)
+    lines.append("Question: " + ITEM.question)
+    lines.append("Answer:")
+    return "\\n".join(lines)
+
+prompt = cloze_prompt()
+scores = []
+for choice in ITEM.choices:
+    continuation = " " + choice.strip()
+    logprob = solver_logprobs(prompt, [continuation])[0]
+    scores.append(logprob / max(1, len(continuation)))  # per-character: long options not penalized
+    print(f"{choice[:40]!r}: {scores[-1]:.4f}")
+best = max(range(len(scores)), key=lambda i: scores[i])
+submit(ITEM.labels[best])
+'''
+
+LETTER = '''\
+# cgr template scaffold: one constrained letter answer
+options = "\\n".join(f"{label}. {choice}" for label, choice in zip(ITEM.labels, ITEM.choices))
+context = f"Context: {ITEM.context}\\n" if ITEM.context else ""
+prompt = f"{context}Question: {ITEM.question}\\n{options}\\nAnswer with the letter only.\\nAnswer:"
+reply = solver_call(prompt, max_tokens=2, choices=list(ITEM.labels))
+label = extract_choice(reply)
+if label is not None:
+    submit(label)
+'''
+
+STRATEGIES = {"per_option": PER_OPTION, "letter": LETTER}
+DEFAULT_STRATEGY = "per_option"
+
+
+class UnknownStrategyError(ValueError):
+    """A strategy name the template generator does not have."""
+
+
+class TemplateGenerator:
+    """Fills a fixed strategy template; deterministic, no model."""
+
+    name = "template"
+
+    def __init__(self, config: GeneratorConfig | None = None):
+        config = config or GeneratorConfig()
+        self.strategy = config.strategy or DEFAULT_STRATEGY
+        if self.strategy not in STRATEGIES:
+            raise UnknownStrategyError(
+                f"unknown template strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})"
+            )
+
+    def info(self) -> dict:
+        """Manifest facts."""
+        return {"name": self.name, "strategy": self.strategy, "model": None}
+
+    def generate(self, item: dict) -> Scaffold:
+        """The strategy's program (the same for every item: it reads ``ITEM`` at run time)."""
+        return Scaffold(source=STRATEGIES[self.strategy])
+
+
+@hookimpl
+def register_generators(register) -> None:
+    """The template generator."""
+    register("template", TemplateGenerator, description="fixed strategies: per_option, letter")

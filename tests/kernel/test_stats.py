@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+
+from cgr.kernel.records import AssistedChannel, DirectChannel, GeneratorChannel, Record
+from cgr.kernel.stats import cells, format_table, paired_bootstrap, partitions, report
+
+
+def rec(task, d, a, i=0, solver="s"):
+    return Record(
+        item_id=f"{task}-{i}", dataset="ds", task=task, solver=solver, generator="g", gold="A",
+        direct=DirectChannel(answer="A" if d else "B", correct=d, calls=1),
+        assisted=AssistedChannel(answer="A" if a else "B", correct=a, calls=3),
+        generator_side=GeneratorChannel(answer=None, correct=False, calls=0),
+    )
+
+
+def make(spec):
+    # spec: task -> list of (direct, assisted)
+    return [rec(t, d, a, i) for t, pairs in spec.items() for i, (d, a) in enumerate(pairs)]
+
+
+def test_cells_and_partitions():
+    records = make({
+        "t1": [(1, 1), (0, 1), (0, 1), (1, 0)],      # direct .5, assisted .75
+        "t2": [(0, 1), (0, 0)],                      # zero baseline
+        "t3": [(1, 1), (1, 1), (0, 0), (0, 1)],      # .5 -> .75
+    })
+    rows = {c["task"]: c for c in cells(records)}
+    assert rows["t1"]["direct_acc"] == 0.5 and rows["t1"]["assisted_acc"] == 0.75
+    assert rows["t2"]["assisted_calls"] == 3.0
+    parts = partitions(records, tau=0.3, resamples=500)
+    assert parts["all"]["n_cells"] == 3 and parts["nonzero_baseline"]["n_cells"] == 2
+    assert parts["gate_0.30"]["n_cells"] == 2
+    assert parts["all"]["delta"] == pytest.approx(np.mean([0.25, 0.5, 0.25]))
+    nz = parts["nonzero_baseline"]
+    assert nz["macro_direct"] == 0.5 and nz["macro_assisted"] == 0.75
+    assert nz["ci_low"] <= nz["delta"] <= nz["ci_high"]
+
+
+def test_bootstrap_is_paired_and_seeded():
+    d = np.array([0, 1] * 50, dtype=float)
+    # identical channels: every resample has difference 0 exactly (pairing kept)
+    assert paired_bootstrap([(d, d.copy())], resamples=300) == (0.0, 0.0, 0.0)
+    a = np.ones(100)
+    r1 = paired_bootstrap([(d, a)], resamples=300, seed=1)
+    assert r1 == paired_bootstrap([(d, a)], resamples=300, seed=1)
+    assert 0.35 < r1[1] < 0.5 < r1[2] < 0.65
+
+
+def test_report_regressions_and_table():
+    records = make({"up": [(0, 1), (1, 1)], "down": [(1, 0), (1, 1)]})
+    rep = report(records, resamples=200)
+    assert [r["task"] for r in rep["regressions"]] == ["down"]
+    text = format_table(rep)
+    assert "down" in text and "nonzero_baseline" in text and "regressions" in text
+
+
+def test_empty_partition():
+    parts = partitions(make({"z": [(0, 0), (0, 1)]}), resamples=100)
+    assert parts["nonzero_baseline"]["n_cells"] == 0 and parts["nonzero_baseline"]["delta"] is None

@@ -1,0 +1,44 @@
+"""TEST PLUGIN ONLY: ``fake`` solver, deterministic and model-free, for fast unit tests.
+
+It "knows" nothing: ``complete`` returns a fixed reply, scores prefer the continuation whose text
+contains ``FAKE_FAVOURITE``. Real-path tests use the real llama solver.
+"""
+
+from __future__ import annotations
+
+from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.hookspecs import hookimpl
+
+FAKE_FAVOURITE = "Paris"
+
+
+class FakeSolver:
+    """Deterministic stand-in solver for tests."""
+
+    name = "fake"
+    reply = "The answer is B"
+
+    def __init__(self, config: SolverConfig | None = None):
+        self.config = config or SolverConfig()
+        self.calls: list[tuple] = []
+
+    def info(self) -> dict:
+        return {"name": "fake", "model": None, "model_sha256": None, "backend": "test"}
+
+    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None):
+        self.calls.append(("complete", prompt))
+        text = choices[-1] if choices else self.reply
+        return Completion(text=text, prompt_tokens=len(prompt), completion_tokens=len(text))
+
+    def label_logprobs(self, prompt, labels):
+        self.calls.append(("label_logprobs", prompt))
+        return [-1.0 if i == 1 else -2.0 for i, _ in enumerate(labels)]
+
+    def logprobs(self, prompt, continuations):
+        self.calls.append(("logprobs", prompt))
+        return [0.0 if FAKE_FAVOURITE in c else -10.0 for c in continuations]
+
+
+@hookimpl
+def register_solvers(register):
+    register("fake", FakeSolver, description="TEST ONLY: deterministic fake solver")
