@@ -141,6 +141,23 @@ def plugins(as_json):
                 click.echo(f"    {fam:<9} {name:<14} {entry.description}")
 
 
+# ---------------------------------------------------------------------------------- models ----
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def models(as_json):
+    """List the embedded models of the llama solver (name, package, size, license, installed?)."""
+    from cgr.plugins.llama_solver import models as embedded
+
+    rows = embedded()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        size = f"{r['bytes'] / 1e6:.0f} MB" if r["bytes"] else "-"
+        state = "installed" if r["installed"] else f"not installed ({r['install']})"
+        click.echo(f"{r['name']:<16} {size:>8}  {r['license']:<12} {r['package']:<26} {state}")
+
+
 # ---------------------------------------------------------------------------------- audit -----
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))

@@ -1,0 +1,92 @@
+"""The CLI contracts: cgr run / report --format json / audit / sandbox run / plugins / --version."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from cgr.kernel import __version__
+from cgr.kernel.cli import main
+
+HONEST = "r = solver_call('Q? ' + ITEM.question, choices=list(ITEM.labels))\nsubmit(extract_choice(r))\n"
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_version():
+    res = cli("--version")
+    assert res.exit_code == 0 and __version__ in res.output
+
+
+def test_bad_bundle_line_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"id": "a", "dataset": "d", "question": "q", "choices": ["x", "y"], "answer": "A"}\n'
+        '{"id": "b", "dataset": "d", "question": "q", "choices": ["x", "y"], "answer": "Z"}\n'
+    )
+    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--bundle", str(bad),
+                           "--solver", "echo", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"cgr: error: {bad}:2: answer: 'Z' is not one of the labels ['A', 'B']"]
+    assert not (tmp_path / "o" / "records.jsonl").exists()
+
+
+def test_unknown_solver_is_one_line(tmp_path):
+    res = CliRunner().invoke(main, ["run", "--solver", "nope", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "unknown solver 'nope'" in res.output
+
+
+def test_run_report_audit_with_echo(tmp_path):
+    out = tmp_path / "run"
+    res = cli("run", "--solver", "echo", "--limit", "6", "--out", out, "-q")
+    assert res.exit_code == 0, res.output
+    assert "nonzero_baseline" in res.output and "records.jsonl" in res.output
+    rep = json.loads(cli("report", out, "--format", "json", "--resamples", "200").output)
+    assert set(rep["partitions"]) == {"all", "nonzero_baseline", "gate_0.30"}
+    cell = rep["cells"][0]
+    for key in ("n", "direct_acc", "assisted_acc", "generator_acc"):
+        assert key in cell
+    assert all(0.0 <= c["direct_acc"] <= 1.0 for c in rep["cells"])
+    assert sum(c["n"] for c in rep["cells"]) == 6
+    lines = cli("audit", out, "--json").output.strip().splitlines()
+    assert len(lines) == 6 and all(json.loads(x)["verdict"] == "clean" for x in lines)
+
+
+def test_audit_scripts(tmp_path):
+    good, bad = tmp_path / "good.py", tmp_path / "bad.py"
+    good.write_text(HONEST)
+    bad.write_text("submit('A')\n")
+    res = cli("audit", good, bad, "--json")
+    out = [json.loads(x) for x in res.output.strip().splitlines()]
+    assert [o["verdict"] for o in out] == ["clean", "hard_coded"]
+    assert any("constant 'A'" in f["reason"] for f in out[1]["findings"])
+
+
+def test_sandbox_run_contract(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text(HONEST)
+    res = cli("sandbox", "run", script, "--solver", "echo", "--json")
+    assert res.exit_code == 0
+    obj = json.loads(res.output)
+    assert set(obj) == {"status", "answer", "solver_calls", "stdout", "stderr", "elapsed_s", "error"}
+    assert obj["status"] == "ok" and obj["solver_calls"] == 1 and obj["answer"] == "A"
+    script.write_text("while True: pass\n")
+    obj = json.loads(cli("sandbox", "run", script, "--solver", "echo", "--timeout", "0.5", "--json").output)
+    assert obj["status"] == "timeout" and obj["answer"] is None
+
+
+def test_sandbox_run_usage_error_exits_2(tmp_path):
+    res = CliRunner().invoke(main, ["sandbox", "run", str(tmp_path / "missing.py")])
+    assert res.exit_code == 2
+
+
+def test_plugins_lists_builtins():
+    res = cli("plugins", "--json")
+    names = {row["name"] for row in json.loads(res.output)}
+    assert "cgr.plugins.llama_solver" in names and "cgr.plugins.template_generator" in names

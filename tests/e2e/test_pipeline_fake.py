@@ -1,0 +1,107 @@
+"""The pipeline end to end with the real sandbox and the test-only fake solver (fast)."""
+
+import json
+
+import msgspec
+import pytest
+
+from cgr.kernel.config import RunConfig, SandboxLimits
+from cgr.kernel.pipeline import Engine, run
+from cgr.kernel.records import Record
+from cgr.kernel.store import read_records
+
+
+def config(bundle, out, **kw):
+    return RunConfig(bundle=bundle, out=out, solver="fake", **kw)
+
+
+def test_run_writes_contract_records(plugins, toy_bundle, tmp_path):
+    out = tmp_path / "run"
+    summary = run(config(toy_bundle, out), plugins=plugins)
+    assert summary.written == 3
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        rec = json.loads(line)
+        for key in ("item_id", "dataset", "task", "solver", "generator", "gold", "direct", "assisted",
+                    "generator_side", "audits"):
+            assert key in rec
+        for ch in ("direct", "assisted", "generator_side"):
+            assert {"answer", "correct", "calls"} <= set(rec[ch])
+        assert rec["assisted"]["status"] == "ok"
+        assert len(rec["assisted"]["program_sha256"]) == 64
+        assert {a["verdict"] for a in rec["audits"]} <= {"pass", "flag"}
+        msgspec.json.decode(line, type=Record)
+    recs = {r.item_id: r for r in read_records(out)}
+    # fake solver: logprobs prefer options containing "Paris"; per_option calls once per option
+    assert recs["geo-1"].assisted.answer == "B" and recs["geo-1"].assisted.correct
+    assert recs["geo-1"].assisted.calls == 4 and len(recs["geo-1"].assisted.trace) == 4
+    assert recs["sci-1"].assisted.answer == "C" and not recs["sci-1"].assisted.correct
+    # fake direct reply "The answer is B" -> answer_is extractor
+    assert recs["geo-2"].direct.answer == "B" and recs["geo-2"].direct.method == "answer_is"
+    assert all(a.verdict == "pass" for r in recs.values() for a in r.audits)
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["status"] == "complete" and manifest["records"] == 3
+    assert manifest["solver"]["name"] == "fake" and manifest["generator"]["strategy"] == "per_option"
+
+
+def test_resume_does_not_duplicate(plugins, toy_bundle, tmp_path):
+    out = tmp_path / "run"
+    run(config(toy_bundle, out, limit=1), plugins=plugins)
+    summary = run(config(toy_bundle, out, resume=True), plugins=plugins)
+    assert (summary.written, summary.skipped, summary.total) == (2, 1, 3)
+    ids = [r.item_id for r in read_records(out)]
+    assert sorted(ids) == ["geo-1", "geo-2", "sci-1"] and len(ids) == 3
+
+
+class HostileGenerator:
+    """Scaffolds that misbehave in every typed way; the run must record each and go on."""
+
+    name = "hostile"
+    PROGRAMS = {
+        "geo-1": "while True:\n    pass\n",
+        "geo-2": "while True:\n    print('x' * 1000)\n",
+        "sci-1": "raise RuntimeError('boom')\n",
+    }
+
+    def info(self):
+        return {"name": self.name}
+
+    def generate(self, item):
+        from cgr.kernel.api import Scaffold
+
+        return Scaffold(source=self.PROGRAMS[item["id"]])
+
+
+def test_hostile_scaffolds_are_recorded_and_the_run_continues(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run", limits=SandboxLimits(timeout_s=1.0, max_output_bytes=4096))
+    engine = Engine.from_config(cfg, plugins)
+    engine.generator, engine.generator_name = HostileGenerator(), "hostile"
+    summary = run(cfg, engine=engine)
+    statuses = {r.item_id: r.assisted.status for r in summary.records}
+    assert statuses == {"geo-1": "timeout", "geo-2": "output_cap", "sci-1": "error"}
+    errors = {r.item_id: r.assisted.error for r in summary.records}
+    assert "boom" in errors["sci-1"]
+    for r in summary.records:
+        assert r.assisted.answer is None and not r.assisted.correct
+        assert {a.auditor: a.verdict for a in r.audits} == {"hardcode": "flag", "solver_use": "flag"}
+    assert len(read_records(tmp_path / "run")) == 3
+
+
+def test_generator_failure_is_recorded(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run")
+    engine = Engine.from_config(cfg, plugins)
+
+    class Broken:
+        name = "broken"
+
+        def info(self):
+            return {}
+
+        def generate(self, item):
+            raise RuntimeError("generator down")
+
+    engine.generator = Broken()
+    summary = run(cfg, engine=engine)
+    assert {r.assisted.status for r in summary.records} == {"generator_error"}
+    assert "generator down" in summary.records[0].assisted.error

@@ -1,0 +1,76 @@
+"""The real path: real llama.cpp with the default embedded model, real wasmtime sandbox, real files."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cgr.kernel.api import SolverConfig
+from cgr.plugins.llama_solver import LlamaSolver, resolve_model
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def solver():
+    return LlamaSolver(SolverConfig())
+
+
+def test_default_model_comes_from_the_pypi_package():
+    name, path = resolve_model(None)
+    assert name == "smollm2-135m" and path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert "site-packages" in str(path) or "dist-packages" in str(path)
+
+
+def test_solver_is_one_instance_and_reports_facts(solver):
+    assert LlamaSolver(SolverConfig()) is solver
+    info = solver.info()
+    assert info["model_sha256"] == hashlib.sha256(solver.path.read_bytes()).hexdigest()
+    assert info["n_layers"] == 30 and info["gpu_offload"] in {"none", "all", "partial"}
+    assert info["chat_template"] is True
+
+
+def test_logprobs_are_consistent_and_informative(solver):
+    prompt = "Question: What is the capital of France?\nAnswer:"
+    conts = [" Berlin", " Paris", " Rome"]
+    together = solver.logprobs(prompt, conts)
+    separately = [solver.logprobs(prompt, [c])[0] for c in conts]
+    assert together == pytest.approx(separately, abs=1e-6)
+    assert max(range(3), key=lambda i: together[i]) == 1
+    assert all(s < 0 for s in together)
+
+
+def test_complete_and_constrained_choice(solver):
+    prompt = "Question: What is the capital of France?\nA. Berlin\nB. Paris\nAnswer with the letter only."
+    free = solver.complete(prompt, max_tokens=8, stop=["\n"])
+    assert free.text.strip() and free.prompt_tokens > 10 and free.completion_tokens >= 1
+    assert solver.complete(prompt, choices=["A", "B"]).text in {"A", "B"}
+    assert solver.complete(prompt, max_tokens=8, stop=["\n"]).text == free.text  # deterministic
+    lps = solver.label_logprobs(prompt, ["A", "B"])
+    assert len(lps) == 2 and all(lp < 0 for lp in lps)
+
+
+def test_cgr_run_limit_40_end_to_end(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--limit", "40", "--out", str(out)],
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 40 and len({r["item_id"] for r in records}) == 40
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["status"] == "complete" and manifest["solver"]["model"] == "smollm2-135m"
+    assert len(manifest["solver"]["model_sha256"]) == 64
+    for r in records:
+        assert r["direct"]["raw"].strip(), r["item_id"]  # a real reply of the real model
+        assert r["direct"]["calls"] == 1
+        assert r["assisted"]["status"] == "ok", (r["item_id"], r["assisted"]["error"])
+        assert r["assisted"]["calls"] == len(r["assisted"]["trace"]) >= 2  # one call per option
+        assert r["assisted"]["answer"] is not None
+        assert {a["auditor"] for a in r["audits"]} == {"hardcode", "solver_use"}
+    # the table: one row per task of the first 40 items, with mean solver calls
+    tasks = {r["task"] for r in records}
+    for task in tasks:
+        assert task in proc.stdout
+    assert "calls d/a" in proc.stdout and "nonzero_baseline" in proc.stdout
