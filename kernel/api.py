@@ -27,6 +27,8 @@ class GeneratorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: str | None = None
+    model: str | None = None  # for model-backed generators: embedded model name or GGUF path
+    max_tokens: int = Field(768, ge=16, le=8192)
     seed: int = 0
     options: dict = {}
 

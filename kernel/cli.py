@@ -47,13 +47,14 @@ def main() -> None:
 @click.option("--gpu-layers", type=int, help="Layers to offload (default: all when llama.cpp has a GPU).")
 @click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
 @click.option("--strategy", help="Generator strategy (template: per_option, letter).")
+@click.option("--generator-model", help="Model of a model-backed generator (llm): embedded name or GGUF path.")
 @click.option("--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Per-scaffold wall clock (s).")
 @click.option("--max-calls", type=int, default=64, show_default=True, help="Per-scaffold solver-call budget.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
-def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, direct_mode, seed,
+def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
         timeout_s, max_calls, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
@@ -65,7 +66,7 @@ def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, dire
     try:
         config = RunConfig(
             bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
-            generator=generator, strategy=strategy, direct_mode=direct_mode, seed=seed, resume=resume,
+            generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
             limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls),
         )
     except ValidationError as exc:

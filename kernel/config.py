@@ -35,6 +35,7 @@ class RunConfig(BaseModel):
     n_ctx: int = Field(2048, ge=256)
     generator: str = "template"
     strategy: str | None = None
+    generator_model: str | None = None
     direct_mode: DirectMode = "generate"
     direct_max_tokens: int = Field(8, ge=1, le=512)
     seed: int = 0

@@ -21,6 +21,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cgr.plugins.llama_solver",
     "cgr.plugins.echo_solver",
     "cgr.plugins.template_generator",
+    "cgr.plugins.llm_generator",
     "cgr.plugins.extractors",
     "cgr.plugins.auditors",
 )

@@ -70,7 +70,9 @@ class Engine:
                 model=config.model, gpu_layers=config.gpu_layers, n_ctx=config.n_ctx, seed=config.seed
             )
         )
-        generator = generator_factory(GeneratorConfig(strategy=config.strategy, seed=config.seed))
+        generator = generator_factory(
+            GeneratorConfig(strategy=config.strategy, model=config.generator_model, seed=config.seed)
+        )
         return cls(plugins, solver, generator, config.solver, config.generator, config)
 
     @property
@@ -198,7 +200,13 @@ class Engine:
             )
             generator_side = GeneratorChannel(answer=None, correct=False, calls=0)
         else:
-            assisted = self.assisted(item, scaffold)
+            if scaffold.source.strip():
+                assisted = self.assisted(item, scaffold)
+            else:
+                assisted = AssistedChannel(
+                    answer=None, correct=False, calls=0, status="generator_error", raw=scaffold.raw,
+                    error="the generator produced no program",
+                )
             gen_answer = scaffold.answer if scaffold.answer in item.labels else None
             generator_side = GeneratorChannel(
                 answer=gen_answer,

