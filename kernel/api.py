@@ -8,6 +8,10 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class SolverError(RuntimeError):
+    """A solver cannot answer (model missing, server down…); the CLI shows it as one line."""
+
+
 class SolverConfig(BaseModel):
     """What a solver factory gets: model selection and deterministic decoding settings."""
 

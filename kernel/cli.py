@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cgr.kernel import __version__
+from cgr.kernel.api import SolverError
 from cgr.kernel.bundle import BundleError
 from cgr.kernel.manager import PluginError, UnknownPluginError
 
@@ -19,7 +20,7 @@ class CgrGroup(click.Group):
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
             return super().invoke(ctx)
-        except (BundleError, PluginError, UnknownPluginError) as exc:
+        except (BundleError, PluginError, UnknownPluginError, SolverError) as exc:
             click.echo(f"cgr: error: {exc}", err=True)
             ctx.exit(1)
         except _UserError as exc:
@@ -44,6 +45,8 @@ def main() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("cgr-run"), show_default=True)
 @click.option("--solver", default="llama", show_default=True, help="Solver plugin name (see `cgr plugins`).")
 @click.option("--model", help="Embedded model name or a GGUF path (solver-specific).")
+@click.option("--solver-option", "solver_options", multiple=True, metavar="KEY=VALUE",
+              help="Solver-specific option (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")
 @click.option("--gpu-layers", type=int, help="Layers to offload (default: all when llama.cpp has a GPU).")
 @click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
 @click.option("--strategy", help="Generator strategy (template: per_option, letter).")
@@ -54,7 +57,7 @@ def main() -> None:
 @click.option("--max-calls", type=int, default=64, show_default=True, help="Per-scaffold solver-call budget.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
-def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
+def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
         timeout_s, max_calls, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
@@ -66,6 +69,7 @@ def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, gene
     try:
         config = RunConfig(
             bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
+            solver_options=_options(solver_options),
             generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
             limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls),
         )
@@ -94,6 +98,16 @@ def run(bundle, limit, out, solver, model, gpu_layers, generator, strategy, gene
         f"\n{summary.written} new record(s), {summary.skipped} already recorded, {summary.total} in "
         f"{out}/records.jsonl (manifest: {out}/run.json)"
     )
+
+
+def _options(pairs: tuple[str, ...]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--solver-option")
+        out[key.strip()] = value
+    return out
 
 
 # ---------------------------------------------------------------------------------- report ----

@@ -31,6 +31,7 @@ class RunConfig(BaseModel):
     out: Path = Path("cgr-run")
     solver: str = "llama"
     model: str | None = None
+    solver_options: dict[str, str] = {}
     gpu_layers: int | None = None
     n_ctx: int = Field(2048, ge=256)
     generator: str = "template"

@@ -20,6 +20,7 @@ from cgr.kernel import hookspecs
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "cgr.plugins.llama_solver",
     "cgr.plugins.echo_solver",
+    "cgr.plugins.openai_solver",
     "cgr.plugins.template_generator",
     "cgr.plugins.llm_generator",
     "cgr.plugins.extractors",

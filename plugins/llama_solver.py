@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.api import Completion, SolverConfig, SolverError
 from cgr.kernel.hookspecs import hookimpl
 
 DEFAULT_MODEL = "smollm2-135m"
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(SolverError):
     """An embedded model whose package is not installed, or a GGUF path that does not exist."""
 
 

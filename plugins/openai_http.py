@@ -17,8 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from cgr.kernel.api import SolverError
 
-class OpenAIError(RuntimeError):
+
+class OpenAIError(SolverError):
     """An OpenAI-compatible server did not give a usable answer; the message names URL and status."""
 
     def __init__(self, message: str, *, url: str = "", status: int | None = None):

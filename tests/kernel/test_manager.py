@@ -13,7 +13,7 @@ def test_builtins_register_everything(plugins):
 
 
 def test_unknown_name_is_a_named_error(plugins):
-    with pytest.raises(UnknownPluginError, match=r"unknown solver 'nope' \(known: echo, fake, llama\)"):
+    with pytest.raises(UnknownPluginError, match=r"unknown solver 'nope' \(known: echo, fake, llama, openai\)"):
         plugins.solver("nope")
 
 
