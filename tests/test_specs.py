@@ -34,3 +34,28 @@ def test_record_schema_has_contract_fields():
     assisted = schema["$defs"]["AssistedChannel"]["properties"]
     for key in ("answer", "correct", "calls", "status", "program_sha256", "trace"):
         assert key in assisted
+
+
+def _table_names(text: str, heading: str) -> set[str]:
+    import re
+
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
+    return set(re.findall(r"^\| `([a-z_A-Z]+)`", section, flags=re.M))
+
+
+def test_scaffold_api_spec_matches_the_guest():
+    """The names in specs/scaffold_api.md are exactly what a scaffold finds in its globals."""
+    from cgr.sandbox import Limits, STATUSES, Sandbox
+
+    doc = (SPECS / "scaffold_api.md").read_text()
+    documented = _table_names(doc, "## Names given to the program")
+    probe = "print(','.join(sorted(k for k in globals() if not k.startswith('__'))))"
+    item = {"id": "x", "question": "q", "choices": ["a", "b"], "labels": ["A", "B"], "context": None}
+    result = Sandbox().run(probe, item, lambda op, args: None, Limits(timeout_s=10))
+    assert result.status == "no_submit", result.error
+    assert set(result.stdout.strip().split(",")) == documented == {
+        "ITEM", "solver_call", "solver_logprobs", "extract_choice", "submit"}
+    assert _table_names(doc, "### Statuses") == set(STATUSES)
+    import dataclasses
+
+    assert _table_names(doc, "## Limits") == {f.name for f in dataclasses.fields(Limits)}

@@ -74,3 +74,31 @@ def test_cgr_run_limit_40_end_to_end(tmp_path):
     for task in tasks:
         assert task in proc.stdout
     assert "calls d/a" in proc.stdout and "nonzero_baseline" in proc.stdout
+
+
+def test_one_model_shared_safely_by_threads(solver):
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = [f"Question: What is {i} plus {i}?\nAnswer:" for i in range(6)]
+    conts = [" two", " four", " six"]
+    sequential = [solver.logprobs(p, conts) for p in prompts]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda p: solver.logprobs(p, conts), prompts))
+    assert [x for row in threaded for x in row] == pytest.approx([x for row in sequential for x in row], abs=1e-6)
+
+
+def test_llm_generator_runs_the_real_model(tmp_path):
+    """The model-backed generator end to end: whatever the small model writes is run and recorded."""
+    from cgr.kernel.config import RunConfig
+    from cgr.kernel.pipeline import run
+    from cgr.kernel.store import read_records
+
+    cfg = RunConfig(limit=2, out=tmp_path / "llm", generator="llm", direct_mode="logprobs")
+    run(cfg)
+    records = read_records(tmp_path / "llm")
+    assert len(records) == 2
+    for r in records:
+        assert r.generator_side.calls == 1 and r.generator_side.raw.strip()
+        assert r.assisted.status in {"ok", "no_submit", "invalid_submit", "error", "syntax", "timeout",
+                                     "memory", "output_cap", "call_budget", "generator_error"}
+        assert r.direct.method == "label_logprobs"
