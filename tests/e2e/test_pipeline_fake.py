@@ -105,3 +105,21 @@ def test_generator_failure_is_recorded(plugins, toy_bundle, tmp_path):
     summary = run(cfg, engine=engine)
     assert {r.assisted.status for r in summary.records} == {"generator_error"}
     assert "generator down" in summary.records[0].assisted.error
+
+
+def test_records_validate_against_the_published_schema(plugins, toy_bundle, tmp_path):
+    import jsonschema
+    from pathlib import Path
+
+    specs = Path(__file__).resolve().parents[2] / "specs" / "schemas"
+    out = tmp_path / "run"
+    run(config(toy_bundle, out), plugins=plugins)
+    schema = json.loads((specs / "record.schema.json").read_text())
+    for line in (out / "records.jsonl").read_text().splitlines():
+        jsonschema.validate(json.loads(line), schema)
+    manifest_schema = json.loads((specs / "run_manifest.schema.json").read_text())
+    jsonschema.validate(json.loads((out / "run.json").read_text()), manifest_schema)
+    bad = json.loads(line)
+    bad["assisted"]["calls"] = "three"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
