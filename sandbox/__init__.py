@@ -1,9 +1,17 @@
 """cgr.sandbox: run untrusted scaffold programs in CPython-on-WASI under wasmtime.
 
 Knows nothing of the kernel: it takes a program, an item view, limits and one host callback,
-and returns a typed :class:`SandboxResult`. See ``specs/scaffold_api.md`` for the contract.
+and returns a typed :class:`SandboxResult`. See ``specs/scaffold_api.md`` for the contract and
+``sandbox/README-sandbox.md`` for the guarantees and what they do not cover.
+
+Layout: ``_api`` (public types, caps, the item view), ``_runner`` (Sandbox, outcome
+classification), ``_engine`` (engine, pooling allocator, linker, the call into the guest),
+``_bridge`` (per-run state and the host-call dispatcher), ``_callbacks`` (the raw C callbacks:
+host-call, clock, output capture, epoch), ``_ticker`` (epoch ticker and wall-clock watchdog),
+``_cache`` (building, verifying and caching the compiled component), ``guest/`` (the in-guest runner).
 """
 
-from ._core import STATUSES, HostError, Limits, Sandbox, SandboxResult
+from ._api import STATUSES, HostError, Limits, SandboxResult
+from ._runner import Sandbox
 
 __all__ = ["Sandbox", "Limits", "SandboxResult", "HostError", "STATUSES"]

@@ -15,8 +15,11 @@ host. The guest only shapes the scaffold API and reports how the program ended.
 """
 
 import builtins
+import gc
+import io
 import json
 import linecache
+import os
 import random
 import sys
 import time
@@ -45,24 +48,93 @@ for _name in _PRELOAD:
     AVAILABLE_MODULES.append(_name)
 del _name
 
-# Captured now so a scaffold that rebinds json.dumps / wit_world.host_call cannot break the
-# runner's own reporting (it can only hurt itself; the host re-validates everything).
-_dumps = json.dumps
-_loads = json.loads
+# The builtins the runner itself uses, bound as module globals (which win over the ``builtins``
+# module), so a scaffold that rebinds or deletes them in ``builtins`` cannot break the runner's
+# own reporting of how it ended.
+from builtins import (  # noqa: E402,A004
+    AttributeError, BaseException, Exception, KeyError, RuntimeError, SyntaxError, SystemExit, TypeError,
+    ValueError, bool, float, getattr, id, int, isinstance, len, object, set, str, tuple, type,
+)
+
+# JSON both ways through the C accelerators only (json.dumps / json.loads run Python code that
+# looks names up in ``builtins``), captured now: a scaffold that rebinds json.dumps,
+# wit_world.host_call or builtins cannot break the runner's own reporting (it can only hurt
+# itself; the host re-validates everything).
+from _json import encode_basestring_ascii as _c_encode_str  # noqa: E402
+from _json import make_encoder as _c_make_encoder  # noqa: E402
+
+_scan_once = json.JSONDecoder().scan_once
+
+
+def _no_default(obj):
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _dumps(obj):
+    """``json.dumps(obj, ensure_ascii=True)`` for plain values (NaN/Infinity allowed, as json does)."""
+    encode = _c_make_encoder({}, _no_default, _c_encode_str, None, ": ", ", ", False, False, True)
+    return "".join(encode(obj, 0))
+
+
+def _loads(text):
+    """``json.loads`` of a JSON text the host wrote (no surrounding whitespace)."""
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        raise ValueError("malformed JSON from the host") from None
+    if end != len(text):
+        raise ValueError("malformed JSON from the host")
+    return value
+
+
 _host_call = wit_world.host_call
+_os_write = os.write
+_memoryview = builtins.memoryview
 _exec = builtins.exec
 _compile = builtins.compile
 _isinstance = builtins.isinstance
 
 _SCAFFOLD_FILE = "<scaffold>"
 
-# Text I/O never raises on odd characters (a lone surrogate prints as an escape), and lines
-# reach the host as they are printed, so a scaffold stopped by a limit keeps its output.
-for _stream in (sys.stdout, sys.stderr):
-    try:
-        _stream.reconfigure(line_buffering=True, errors="backslashreplace")
-    except Exception:  # noqa: BLE001
-        pass
+
+class _FullWriter(io.RawIOBase):
+    """fd 1 / fd 2 as a raw stream whose writes are complete.
+
+    A WASI output stream takes at most a few KiB per write; the interpreter's own unbuffered
+    stdout/stderr (a TextIOWrapper straight over FileIO) drops the rest of a short write, so one
+    large print would lose data silently and never reach the output cap.
+    """
+
+    def __init__(self, fd):
+        super().__init__()
+        self._fd = fd
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self._fd
+
+    def write(self, data):
+        view = _memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            written = _os_write(self._fd, view)
+            if not written:
+                break
+            view = view[written:]
+        return total
+
+
+def _text_stream(fd):
+    # Never raises on odd characters (a lone surrogate prints as an escape); written through,
+    # so output reaches the host as it is written and a scaffold stopped by a limit keeps it.
+    return io.TextIOWrapper(_FullWriter(fd), encoding="utf-8", errors="backslashreplace", line_buffering=True,
+                            write_through=True)
+
+
+sys.stdout = sys.__stdout__ = _text_stream(1)
+sys.stderr = sys.__stderr__ = _text_stream(2)
 
 
 class HostError(RuntimeError):
@@ -94,7 +166,7 @@ _ERRORS = {
 def _call(op, args):
     """One host crossing: JSON (ASCII-only) out, JSON back, host errors re-raised here."""
     try:
-        payload = _dumps(args, ensure_ascii=True)
+        payload = _dumps(args)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{op}: argument is not a plain str/number/list value: {exc}") from None
     try:
@@ -263,6 +335,12 @@ def _run(code, item_json, seed):
     return outcome
 
 
+# Everything alive now is part of the snapshot: move it out of the collector's generations so a
+# scaffold's garbage collections do not traverse (and touch every page of) the whole snapshot heap.
+gc.collect()
+gc.freeze()
+
+
 class WitWorld(wit_world.WitWorld):
     def run(self, code: str, item: str, seed: int) -> str:
         try:
@@ -271,6 +349,6 @@ class WitWorld(wit_world.WitWorld):
             outcome = {"kind": "exception", "error": "runner: " + _exc_line(exc), "exc_type": _type_name(exc)}
         _flush()
         try:
-            return _dumps(outcome, ensure_ascii=True)
+            return _dumps(outcome)
         except BaseException:  # noqa: BLE001
             return '{"kind": "exception", "error": "runner: outcome not serializable", "exc_type": null}'

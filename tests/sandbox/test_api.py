@@ -374,3 +374,26 @@ def test_direct_bindings_do_not_bypass_host_checks(sandbox, item, host):
     ]
     assert result.status == "call_budget"
     assert result.solver_calls == 1
+
+
+def test_pooling_allocator_and_on_demand_fallback(sandbox, item, host, monkeypatch):
+    from cgr.sandbox import _engine
+
+    assert sandbox.load_info["default"]["allocator"] == "pooling"
+    monkeypatch.setenv("CGR_SANDBOX_POOLING", "0")
+    off = Sandbox()
+    assert off.run("submit('B')", item, host).answer == "B"
+    assert off.load_info["default"]["allocator"] == "on-demand"
+    # a pool the component does not fit in (here: no core-instance slots) falls back, too
+    monkeypatch.delenv("CGR_SANDBOX_POOLING")
+    real = _engine._pooling_config
+
+    def tiny():
+        pc = real()
+        _engine.ffi.wasmtime_pooling_allocation_config_total_core_instances_set(pc, 1)
+        return pc
+
+    monkeypatch.setattr(_engine, "_pooling_config", tiny)
+    fallback = Sandbox()
+    assert fallback.run("submit('C')", item, host).answer == "C"
+    assert fallback.load_info["default"]["allocator"] == "on-demand"

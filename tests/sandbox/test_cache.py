@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -74,26 +76,67 @@ def _copy_artifacts(sandbox: Sandbox, dest: Path, *, cwasm: bool) -> Path:
     return dest / "sandbox" / info["key"] / "component.cwasm"
 
 
-def test_corrupted_artifact_is_rebuilt(sandbox, item, host, tmp_path, monkeypatch):
+class _RebuildRequested(Exception):
+    pass
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "foreign", "signed_but_incompatible"])
+def test_damaged_artifact_is_detected_and_rebuilt_never_loaded(sandbox, item, host, tmp_path, monkeypatch, damage):
+    sandbox.warm(fuel=True)  # (before CGR_CACHE_DIR moves) the fuel variant's artifact, a foreign one
+    fuel_path = Path(sandbox.load_info["fuel"]["path"])
     monkeypatch.setenv("CGR_CACHE_DIR", str(tmp_path / "cache"))
     cwasm = _copy_artifacts(sandbox, tmp_path / "cache", cwasm=True)
+    manifest_path = cwasm.with_name(cwasm.name + ".json")
+    key = json.loads(manifest_path.read_text())["key"]
 
     fresh = Sandbox()
     fresh.warm()
     assert fresh.load_info["default"]["how"] == "cached"
     assert fresh.load_info["default"]["path"] == str(cwasm)
 
-    raw = bytearray(cwasm.read_bytes())
-    raw[len(raw) // 2] ^= 0x5A  # one flipped bit of native code
-    cwasm.write_bytes(raw)
+    good = cwasm.read_bytes()
+    if damage == "flip":  # one flipped byte of native code
+        raw = bytearray(good)
+        raw[len(raw) // 2] ^= 0x5A
+        cwasm.write_bytes(raw)
+    elif damage == "truncate":  # a crash mid-write, without the manifest noticing
+        cwasm.write_bytes(good[: len(good) // 3])
+    elif damage == "foreign":  # another configuration's artifact and manifest (the fuel variant's)
+        shutil.copyfile(fuel_path, cwasm)
+        shutil.copyfile(fuel_path.with_name(fuel_path.name + ".json"), manifest_path)
+    else:  # bytes that pass the manifest check (size, sha256, key) but that this engine must refuse
+        _cache.write_artifact(cwasm, fuel_path.read_bytes(), key)
+    damaged = hashlib.sha256(cwasm.read_bytes()).hexdigest()
+
+    loaded = []
+    real_deserialize = _cache._deserialize
+
+    def spy(engine, data):
+        loaded.append(hashlib.sha256(data).hexdigest())
+        return real_deserialize(engine, data)
+
+    monkeypatch.setattr(_cache, "_deserialize", spy)
+    if damage != "flip":
+        # Detection is the point here; one real rebuild (flip, below) is enough for the suite's time.
+        def no_compile(engine, wasm):
+            raise _RebuildRequested
+
+        monkeypatch.setattr(_cache.wc, "Component", no_compile)
+        with pytest.raises(_RebuildRequested):
+            Sandbox().warm()
+        if damage == "signed_but_incompatible":  # offered to wasmtime, which refused it
+            assert loaded == [damaged]
+        else:
+            assert loaded == []  # failed verification: never handed to wasmtime at all
+        return
 
     rebuilt = Sandbox()
     rebuilt.warm()
     info = rebuilt.load_info["default"]
     assert info["how"] == "built" and info["wasm"] == "cached"
+    assert loaded == []
     assert rebuilt.run("submit('B')", item, host).answer == "B"
-    manifest = json.loads(cwasm.with_name(cwasm.name + ".json").read_text())
-    assert manifest["size"] == cwasm.stat().st_size
+    assert _cache.read_verified(cwasm, key) is not None  # the rebuilt artifact is valid
 
     again = Sandbox()
     again.warm()
@@ -104,23 +147,33 @@ def test_corrupted_artifact_is_rebuilt(sandbox, item, host, tmp_path, monkeypatc
 _WARM = """
 import json, sys
 from cgr.sandbox import Sandbox
-sb = Sandbox(sys.argv[1])
+sb = Sandbox()
 sb.warm()
 r = sb.run("submit('A')", {"id": "x", "question": "q", "choices": ["a", "b"]}, lambda op, args: "")
-print(json.dumps([sb.load_info["default"]["how"], r.status]))
+info = sb.load_info["default"]
+print(json.dumps([info["how"], info.get("wasm"), info["path"], r.status]))
 """
 
 
-def test_concurrent_first_use_is_safe(sandbox, tmp_path):
-    # Two processes find no compiled artifact at once: one compiles, the other waits and loads it.
-    _copy_artifacts(sandbox, tmp_path / "cache", cwasm=False)
-    procs = [subprocess.Popen([sys.executable, "-c", _WARM, str(tmp_path / "cache")], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+def test_concurrent_first_use_is_safe(tmp_path):
+    # Two processes start at once on an empty cache (CGR_CACHE_DIR): one builds everything
+    # (componentize-py + compile, ~10 s), the other waits on the lock and loads the result.
+    env = dict(os.environ, CGR_CACHE_DIR=str(tmp_path / "cache"))
+    procs = [subprocess.Popen([sys.executable, "-c", _WARM], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
     outs = []
     for proc in procs:
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
         outs.append(json.loads(out.strip().splitlines()[-1]))
-    assert sorted(outs) == [["built", "ok"], ["cached", "ok"]]
+    assert sorted((how, wasm, status) for how, wasm, _path, status in outs) == [
+        ("built", "built", "ok"), ("cached", None, "ok")]  # exactly one build
+    paths = {path for _how, _wasm, path, _status in outs}
+    assert len(paths) == 1
+    cwasm = Path(paths.pop())
+    manifest = json.loads(cwasm.with_name(cwasm.name + ".json").read_text())
+    assert _cache.read_verified(cwasm, manifest["key"]) is not None  # the artifact is valid
+    wasm_dirs = [d for d in (tmp_path / "cache" / "sandbox").glob("wasm-*") if d.is_dir()]
+    assert len(wasm_dirs) == 1 and _cache.read_verified(wasm_dirs[0] / "scaffold.wasm", _cache.source_key())
     leftovers = [p.name for p in (tmp_path / "cache" / "sandbox").rglob("*.tmp")]
     assert leftovers == []

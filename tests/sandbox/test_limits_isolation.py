@@ -1,4 +1,8 @@
-"""Limits (time, memory, output, nesting) and isolation (filesystem, env, network, state)."""
+"""Limits (time, memory, output, nesting) and isolation (filesystem, env, network, state).
+
+No assertion here is on wall-clock time (the machine is shared and noisy): a limit is shown to
+have acted by the status and message it produced, not by how long it took.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from cgr.sandbox import Limits
 def test_infinite_loop_times_out(sandbox, item, host):
     result = sandbox.run("while True:\n    pass\n", item, host, Limits(timeout_s=1))
     assert result.status == "timeout"
-    assert 0.9 < result.elapsed_s < 2.0
     assert result.error == "timeout: wall-clock limit of 1 s exceeded"
 
 
@@ -20,7 +23,6 @@ def test_sleep_is_stopped_by_the_watchdog(sandbox, item, host):
     result = sandbox.run("import time\nprint('before')\ntime.sleep(100)\nprint('after')\n", item, host,
                          Limits(timeout_s=1))
     assert result.status == "timeout"
-    assert result.elapsed_s < 2.0
     assert result.stdout == "before\n"
 
 
@@ -34,7 +36,6 @@ def test_timeout_keeps_the_submitted_answer(sandbox, item, host):
 def test_blocking_clock_wait_is_refused_not_hung(sandbox, item, host):
     result = sandbox.run("import select\nselect.select([], [], [], 100)\n", item, host, Limits(timeout_s=5))
     assert result.status == "error"
-    assert result.elapsed_s < 1.0
     assert "time.sleep" in result.error
 
 
@@ -43,7 +44,6 @@ def test_allocation_bomb_is_memory(sandbox, item, host):
     result = sandbox.run(source, item, host, Limits(memory_mb=64, timeout_s=10))
     assert result.status == "memory"
     assert result.error == "MemoryError"
-    assert result.elapsed_s < 5
 
 
 def test_single_huge_allocation_is_memory(sandbox, item, host):
@@ -69,7 +69,6 @@ def test_print_flood_is_output_cap(sandbox, item, host):
     assert result.status == "output_cap"
     assert len(result.stdout.encode()) == 10_000
     assert result.stdout.startswith("spam" * 25 + "\n")
-    assert result.elapsed_s < 2
     assert result.error == "output cap: stdout exceeded 10000 bytes"
 
 
@@ -247,7 +246,6 @@ def test_fuel_limit(sandbox, item, host):
     result = sandbox.run("while True:\n    pass\n", item, host, Limits(fuel=50_000_000, timeout_s=10))
     assert result.status == "timeout"
     assert "fuel" in result.error
-    assert result.elapsed_s < 5
     assert sandbox.run("submit('A')", item, host, Limits(fuel=10**9)).status == "ok"
 
 

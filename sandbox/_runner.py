@@ -1,0 +1,174 @@
+"""The public entry point (:class:`Sandbox`) and the classification of how a run ended."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import wasmtime
+
+from . import _cache
+from ._api import MiB, Limits, SandboxResult, clean, guest_view
+from ._bridge import Run
+from ._callbacks import RUN_IDS, RUNS, TLS
+from ._engine import Runtime
+from ._ticker import TICKER
+
+
+class Sandbox:
+    """Runs scaffold programs in CPython-on-WASI under wasmtime, one fresh store per run.
+
+    Construction is cheap; the component is built/compiled or loaded from the cache on first
+    use (or by :meth:`warm`). One object may be used from several threads at once.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike | None = None):
+        self._cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._runtimes: dict[bool, Runtime] = {}
+
+    @property
+    def load_info(self) -> dict:
+        """How each loaded runtime got its component (``how``: cached/built, ``seconds``, ``allocator``, ...)."""
+        return {("fuel" if fuel else "default"): dict(rt.load_info) for fuel, rt in self._runtimes.items()}
+
+    def _runtime(self, fuel: bool) -> Runtime:
+        rt = self._runtimes.get(fuel)
+        if rt is None:
+            with self._lock:
+                rt = self._runtimes.get(fuel)
+                if rt is None:
+                    rt = Runtime(_cache.cache_root(self._cache_dir), fuel)
+                    self._runtimes[fuel] = rt
+        return rt
+
+    def warm(self, fuel: bool = False) -> None:
+        """Build/load the compiled component now (``fuel=True``: the fuel-metered variant)."""
+        self._runtime(bool(fuel))
+
+    def run(self, source: str, item: dict, host: Callable[[str, dict], object], limits: Limits = Limits(),
+            seed: int = 0) -> SandboxResult:
+        """Run ``source`` as a scaffold for ``item``; never raises for anything the scaffold does."""
+        if not isinstance(source, str):
+            raise TypeError(f"source must be str, got {type(source).__name__}")
+        if not callable(host):
+            raise TypeError("host must be callable")
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be int, got {type(seed).__name__}")
+        view = guest_view(item)
+        rt = self._runtime(limits.fuel is not None)
+        with rt.slot():
+            return self._run(rt, clean(source), json.dumps(view, ensure_ascii=True), view["labels"], host, limits,
+                             seed % (1 << 64))
+
+    def _run(self, rt: Runtime, source: str, item_json: str, labels: list[str], host, limits: Limits,
+             seed: int) -> SandboxResult:
+        run = Run(next(RUN_IDS), limits, host, labels, rt.engine)
+        outcome: dict | None = None
+        trap: str | None = None
+        exit_code: int | None = None
+        start = time.perf_counter()
+        run.deadline = time.monotonic() + limits.timeout_s
+        previous = getattr(TLS, "run", None)
+        RUNS[run.id] = run
+        TLS.run = run
+        TICKER.add(run)
+        store = None
+        try:
+            store = rt.new_store(run.id, limits.memory_mb * MiB, limits.fuel)
+            instance = rt.instantiate(store)
+            _ok, payload = rt.call_run(store, instance, source, item_json, seed)
+            try:
+                outcome = json.loads(payload)
+                if not isinstance(outcome, dict):
+                    raise ValueError
+            except (TypeError, ValueError):
+                outcome = {"kind": "exception", "error": "runner: malformed outcome", "exc_type": None}
+        except wasmtime.ExitTrap as exc:
+            exit_code = exc.code
+        except wasmtime.WasmtimeError as exc:
+            trap = str(exc)
+        except Exception as exc:  # noqa: BLE001 - anything else wasmtime-py raises is still an outcome
+            trap = f"{type(exc).__name__}: {exc}"
+        finally:
+            TICKER.remove(run)
+            TLS.run = previous
+            if store is not None:
+                store.close()
+            RUNS.pop(run.id, None)
+        elapsed = time.perf_counter() - start
+        if run.interrupt is not None:
+            raise run.interrupt
+        status, error = classify(run, outcome, trap, exit_code)
+        return SandboxResult(
+            status=status,
+            answer=run.answer,
+            solver_calls=run.calls,
+            stdout=run.out.decode("utf-8", "replace"),
+            stderr=run.err.decode("utf-8", "replace"),
+            elapsed_s=elapsed,
+            error=error,
+        )
+
+
+def _trap_reason(message: str) -> str:
+    """The 'Caused by' line of a wasmtime error (the trap's own message)."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    if "Caused by:" in lines:
+        rest = lines[lines.index("Caused by:") + 1:]
+        if rest:
+            return rest[-1].lstrip("0123456789: ")
+    return lines[0] if lines else message
+
+
+def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | None) -> tuple[str, str | None]:
+    """The run's status and error message (order documented in specs/scaffold_api.md)."""
+    note = run.notes[0] if run.notes else None
+    reason = _trap_reason(trap) if trap is not None else ""
+    # 1. limits enforced by stopping the guest
+    if run.stop in ("timeout", "output_cap"):
+        return run.stop, run.stop_detail
+    if trap is not None and "fuel" in reason and "consumed" in reason:
+        return "timeout", f"timeout: fuel limit of {run.limits.fuel} exhausted"
+    if trap is not None:
+        stderr_tail = run.err[-4000:].decode("utf-8", "replace")
+        if "memory allocation" in stderr_tail or "out of memory" in reason:
+            return "memory", f"memory: guest out of memory (limit {run.limits.memory_mb} MiB)"
+        if "memory" in reason and "limit" in reason:
+            return "memory", f"memory: memory_mb={run.limits.memory_mb} is too small to start the guest ({reason})"
+    # 2. the call budget (the program may have caught the refusal)
+    if run.budget_breached:
+        return "call_budget", f"call budget: more than max_calls={run.limits.max_calls} solver calls requested"
+    # 3. how the program itself ended
+    stack = trap is not None and "call stack exhausted" in reason
+    stack_message = "RecursionError: wasm call stack exhausted (code or data nested too deeply)"
+    if stack and run.phase == "compile":
+        return "syntax", stack_message
+    if trap is None and exit_code is None:
+        outcome = outcome or {"kind": "exception", "error": "runner: no outcome", "exc_type": None}
+        if outcome.get("kind") == "syntax":
+            return "syntax", outcome.get("error")
+    if run.answer is not None:
+        return "ok", note
+    if run.invalid_submit is not None:
+        error = outcome.get("error") if trap is None and exit_code is None and outcome else None
+        return "invalid_submit", error or run.invalid_submit
+    if exit_code is not None:
+        return "no_submit", f"SystemExit: guest exited with status {exit_code}"
+    if trap is not None:
+        if stack:
+            return "error", stack_message
+        if "cgr:clock-wait" in trap:
+            return "error", f"RuntimeError: {run.stop_detail or 'blocking clock wait refused'}"
+        return "error", f"guest trap: {reason[4:] if reason.startswith('cgr:') else reason}"
+    if outcome.get("kind") == "exception":
+        error = outcome.get("error")
+        if outcome.get("exc_type") == "MemoryError":
+            return "memory", error
+        return "error", error
+    return "no_submit", note
