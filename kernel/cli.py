@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 from cgr.kernel import __version__
 from cgr.kernel.api import SolverError
 from cgr.kernel.bundle import BundleError
+from cgr.kernel.config import MAX_CALLS_MAX, MEMORY_MB_RANGE, OUTPUT_KB_RANGE, TIMEOUT_S_MAX
 from cgr.kernel.manager import PluginError, UnknownPluginError
 
 
@@ -30,6 +32,19 @@ class CgrGroup(click.Group):
 
 class _UserError(Exception):
     pass
+
+
+class _FiniteSeconds(click.FloatRange):
+    """A positive, finite number of seconds up to TIMEOUT_S_MAX (NaN and inf are usage errors)."""
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value) or value <= 0:
+            self.fail(f"{value} is not a positive, finite number of seconds", param, ctx)
+        return value
+
+
+_TIMEOUT = _FiniteSeconds(0, TIMEOUT_S_MAX)
 
 
 @click.group(cls=CgrGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,8 +68,10 @@ def main() -> None:
 @click.option("--generator-model", help="Model of a model-backed generator (llm): embedded name or GGUF path.")
 @click.option("--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True, help="Per-scaffold wall clock (s).")
-@click.option("--max-calls", type=int, default=64, show_default=True, help="Per-scaffold solver-call budget.")
+@click.option("--timeout", "timeout_s", type=_TIMEOUT, default=30.0, show_default=True,
+              help="Per-scaffold wall clock in seconds (time inside solver calls not counted).")
+@click.option("--max-calls", type=click.IntRange(0, MAX_CALLS_MAX), default=64, show_default=True,
+              help="Per-scaffold solver-call budget.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
 def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
@@ -216,10 +233,11 @@ def sandbox():
               help="Item JSON (default: a built-in sample item).")
 @click.option("--solver", default="llama", show_default=True, help="Solver plugin; `echo` needs no model.")
 @click.option("--model", help="Model for the solver.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.01), default=30.0, show_default=True)
-@click.option("--memory-mb", type=click.IntRange(min=16), default=256, show_default=True)
-@click.option("--max-calls", type=click.IntRange(min=0), default=64, show_default=True)
-@click.option("--max-output-kb", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--timeout", "timeout_s", type=_TIMEOUT, default=30.0, show_default=True,
+              help="Scaffold wall clock in seconds (time inside solver calls not counted).")
+@click.option("--memory-mb", type=click.IntRange(*MEMORY_MB_RANGE), default=256, show_default=True)
+@click.option("--max-calls", type=click.IntRange(0, MAX_CALLS_MAX), default=64, show_default=True)
+@click.option("--max-output-kb", type=click.IntRange(*OUTPUT_KB_RANGE), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_calls, max_output_kb, seed, as_json):

@@ -10,15 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field
 DirectMode = Literal["generate", "grammar", "logprobs"]
 
 
+# Bounds of the per-scaffold limits, shared by the config model and the CLI options.
+TIMEOUT_S_MAX = 3600.0
+MEMORY_MB_RANGE = (16, 4096)  # wasm32 linear memory tops out at 4 GiB
+MAX_CALLS_MAX = 10_000
+OUTPUT_KB_RANGE = (1, 16 * 1024)
+
+
 class SandboxLimits(BaseModel):
     """Per-scaffold limits (mirrors ``cgr.sandbox.Limits``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    timeout_s: float = Field(30.0, gt=0, le=3600)
-    memory_mb: int = Field(256, ge=32, le=4096)
-    max_output_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
-    max_calls: int = Field(64, ge=1, le=10_000)
+    timeout_s: float = Field(30.0, gt=0, le=TIMEOUT_S_MAX, allow_inf_nan=False)
+    memory_mb: int = Field(256, ge=MEMORY_MB_RANGE[0], le=MEMORY_MB_RANGE[1])
+    max_output_bytes: int = Field(64 * 1024, ge=OUTPUT_KB_RANGE[0] * 1024, le=OUTPUT_KB_RANGE[1] * 1024)
+    max_calls: int = Field(64, ge=0, le=MAX_CALLS_MAX)
 
 
 class RunConfig(BaseModel):

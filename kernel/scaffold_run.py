@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cgr.kernel.api import SolverConfig
 from cgr.kernel.bundle import load_bundle
-from cgr.kernel.config import RunConfig, SandboxLimits
+from cgr.kernel.config import RunConfig
 from cgr.kernel.manager import Plugins, load_plugins
 from cgr.kernel.records import Item
 
@@ -39,10 +39,7 @@ def run_script(
     full = Item(id=view["id"], dataset="cli", task="cli", question=view["question"],
                 choices=list(view["choices"]), labels=list(view["labels"]), answer=view["labels"][0],
                 context=view.get("context"))
-    config = RunConfig(solver=solver, model=model, seed=seed,
-                       limits=SandboxLimits(timeout_s=timeout_s, memory_mb=max(32, memory_mb),
-                                            max_calls=max(1, max_calls),
-                                            max_output_bytes=max(1024, max_output_bytes)))
+    config = RunConfig(solver=solver, model=model, seed=seed)  # the engine's limits are not used here
     solver_obj = plugins.solver(solver).obj(SolverConfig(model=model, seed=seed))
     engine = Engine(plugins, solver_obj, None, solver, "cli", config)
     trace: list = []

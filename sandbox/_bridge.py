@@ -71,6 +71,9 @@ class Run:
         self.labels = labels
         self.engine = engine
         self.deadline = math.inf
+        # Set while the host callback (the solver) runs: that time does not count against
+        # timeout_s (solver work is bounded by max_calls and the solver's own timeouts).
+        self.host_since: float | None = None
         self.wake = threading.Event()  # set by the watchdog at the deadline (wakes host-side sleeps)
         self.stop: str | None = None  # why the host stopped the guest: timeout / output_cap / interrupted
         self.stop_detail: str | None = None
@@ -94,8 +97,12 @@ class Run:
     def timeout_detail(self) -> str:
         return f"timeout: wall-clock limit of {self.limits.timeout_s:g} s exceeded"
 
+    def past_deadline(self, now: float) -> bool:
+        """True once the scaffold's own time (host-callback time excluded) exceeds timeout_s."""
+        return self.host_since is None and now >= self.deadline
+
     def check_alive(self) -> None:
-        if self.stop is None and time.monotonic() >= self.deadline:
+        if self.stop is None and self.past_deadline(time.monotonic()):
             self.set_stop("timeout", self.timeout_detail())
         if self.stop is not None:
             raise Stop(self.stop)
@@ -170,6 +177,7 @@ class Run:
 
     def _call_host(self, op: str, args: dict):
         """The host callback, on this thread. Its failures become HostError in the guest (and a note)."""
+        self.host_since = time.monotonic()
         try:
             return self.host(op, args)
         except HostError as exc:
@@ -185,7 +193,9 @@ class Run:
             self.set_stop("interrupted", f"interrupted: {type(exc).__name__}")
             raise Stop("interrupted") from None
         finally:
-            self.check_alive()  # a host call that outlived the deadline stops the guest now
+            self.deadline += time.monotonic() - self.host_since
+            self.host_since = None
+            self.check_alive()
 
     def _text_reply(self, api: str, who: str, reply) -> str:
         if not isinstance(reply, str):

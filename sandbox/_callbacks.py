@@ -52,7 +52,7 @@ def epoch_callback(_context, data, delta, kind):
         if run is None:
             reason = "stopped"
         else:
-            if run.stop is None and time.monotonic() >= run.deadline:
+            if run.stop is None and run.past_deadline(time.monotonic()):
                 run.set_stop("timeout", run.timeout_detail())
             reason = run.stop
         if reason is not None:

@@ -45,7 +45,7 @@ class Ticker:
                     pass
             now = time.monotonic()
             for run in runs:
-                if now >= run.deadline and run.stop is None:
+                if run.stop is None and run.past_deadline(now):
                     run.set_stop("timeout", run.timeout_detail())
 
 

@@ -90,3 +90,13 @@ def test_plugins_lists_builtins():
     res = cli("plugins", "--json")
     names = {row["name"] for row in json.loads(res.output)}
     assert "cgr.plugins.llama_solver" in names and "cgr.plugins.template_generator" in names
+
+
+@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "0"],
+                                  ["--timeout", "100000"], ["--memory-mb", "100000"],
+                                  ["--max-calls", "100000000"], ["--max-output-kb", "10000000"]])
+def test_sandbox_run_out_of_range_limits_are_usage_errors(tmp_path, args):
+    script = tmp_path / "s.py"
+    script.write_text("submit('A')\n")
+    res = CliRunner().invoke(main, ["sandbox", "run", str(script), "--solver", "echo", "--json", *args])
+    assert res.exit_code == 2 and "Invalid value" in res.output
