@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 from cgr.kernel import __version__, prompts
-from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig
+from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError
 from cgr.kernel.audit import run_auditors
 from cgr.kernel.bundle import Bundle, load_bundle
 from cgr.kernel.extract import extract_label
@@ -89,6 +89,30 @@ class Engine:
         start = time.perf_counter()
         method: str | None
         prompt_tokens = completion_tokens = 0
+        try:
+            label, method, raw, prompt_tokens, completion_tokens = self._direct_answer(item, prompt, mode)
+        except SolverError:
+            raise  # infrastructure down: stop the run (records so far are kept; --resume continues)
+        except Exception as exc:  # noqa: BLE001 - this item cannot be answered (e.g. too long)
+            return DirectChannel(
+                answer=None, correct=False, calls=1, latency_s=time.perf_counter() - start, mode=mode,
+                prompt_version=prompts.DIRECT_VERSION, error=f"{type(exc).__name__}: {exc}",
+            )
+        return DirectChannel(
+            answer=label,
+            correct=label == item.answer,
+            calls=1,
+            raw=raw,
+            method=method,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=time.perf_counter() - start,
+            mode=mode,
+            prompt_version=prompts.DIRECT_VERSION,
+        )
+
+    def _direct_answer(self, item: Item, prompt: str, mode: str):
+        prompt_tokens = completion_tokens = 0
         if mode == "logprobs":
             scores = self.solver.label_logprobs(prompt, list(item.labels))
             best = max(range(len(scores)), key=lambda i: scores[i])
@@ -105,21 +129,16 @@ class Engine:
             raw = completion.text
             prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
             label, method = extract_label(self.chain, raw, item.labels, item.choices)
-        return DirectChannel(
-            answer=label,
-            correct=label == item.answer,
-            calls=1,
-            raw=raw,
-            method=method,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_s=time.perf_counter() - start,
-            mode=mode,
-            prompt_version=prompts.DIRECT_VERSION,
-        )
+        return label, method, raw, prompt_tokens, completion_tokens
 
-    def host_callback(self, item: Item, trace: list[SolverCall]) -> Callable[[str, dict], object]:
-        """The sandbox's one host callback: solver crossings and extraction, all traced."""
+    def host_callback(
+        self, item: Item, trace: list[SolverCall], failures: list[SolverError] | None = None
+    ) -> Callable[[str, dict], object]:
+        """The sandbox's one host callback: solver crossings and extraction, all traced.
+
+        A ``SolverError`` (the solver itself is down) is appended to ``failures`` so the caller can
+        stop the run instead of recording the item as answered wrongly.
+        """
 
         def host(op: str, args: dict) -> object:
             start = time.perf_counter()
@@ -147,6 +166,8 @@ class Engine:
                 raise
             except Exception as exc:  # noqa: BLE001 - any solver failure goes to the guest, typed
                 call.error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, SolverError) and failures is not None:
+                    failures.append(exc)
                 raise HostError(f"solver failed: {call.error}") from exc
             finally:
                 call.latency_s = time.perf_counter() - start
@@ -156,10 +177,14 @@ class Engine:
     def assisted(self, item: Item, scaffold: Scaffold) -> AssistedChannel:
         """Run the scaffold in the sandbox; its submit (or its printed output) is the answer."""
         trace: list[SolverCall] = []
+        failures: list[SolverError] = []
         limits = Limits(**self.config.limits.model_dump())
         result: SandboxResult = self.sandbox.run(
-            scaffold.source, item.guest_view(), self.host_callback(item, trace), limits, seed=self.config.seed
+            scaffold.source, item.guest_view(), self.host_callback(item, trace, failures), limits,
+            seed=self.config.seed,
         )
+        if failures:
+            raise failures[0]  # the solver is down: no record for this item; --resume retries it
         label, method = result.answer, "submit" if result.answer is not None else None
         if label is None and result.status == "no_submit" and result.stdout.strip():
             label, name = extract_label(self.chain, result.stdout, item.labels, item.choices)

@@ -74,6 +74,7 @@ class Channel(msgspec.Struct, kw_only=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    error: str | None = None  # why this channel has no answer (solver refused the item, …)
 
 
 class DirectChannel(Channel, kw_only=True):
@@ -89,7 +90,6 @@ class AssistedChannel(Channel, kw_only=True):
     status: str = "ok"
     program_sha256: str = ""
     program: str = ""
-    error: str | None = None
     stdout: str = ""
     stderr: str = ""
     trace: list[SolverCall] = []

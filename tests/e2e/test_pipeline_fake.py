@@ -5,10 +5,12 @@ import json
 import msgspec
 import pytest
 
+from cgr.kernel.api import SolverError
 from cgr.kernel.config import RunConfig, SandboxLimits
 from cgr.kernel.pipeline import Engine, run
 from cgr.kernel.records import Record
 from cgr.kernel.store import read_records
+from tests.plugins.fake_solver import FakeSolver
 
 
 def config(bundle, out, **kw):
@@ -123,3 +125,50 @@ def test_records_validate_against_the_published_schema(plugins, toy_bundle, tmp_
     bad["assisted"]["calls"] = "three"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+class RefusingSolver(FakeSolver):
+    """Refuses one item's direct prompt the way llama.cpp refuses a prompt over its context."""
+
+    def complete(self, prompt, **kw):
+        if "Water boils" in prompt:
+            raise ValueError("Requested tokens (5000) exceed context window of 2048")
+        return super().complete(prompt, **kw)
+
+
+class DownSolver(FakeSolver):
+    """An inference server that went away after the first item."""
+
+    def __init__(self, config=None, fail_in="logprobs"):
+        super().__init__(config)
+        self.fail_in = fail_in
+
+    def logprobs(self, prompt, continuations):
+        if self.fail_in == "logprobs" and "Which city" in prompt:
+            raise SolverError("POST http://127.0.0.1:9/v1/completions: connection refused (3 attempts)")
+        return super().logprobs(prompt, continuations)
+
+
+def test_an_item_the_solver_refuses_is_recorded_and_the_run_goes_on(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run")
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = RefusingSolver()
+    summary = run(cfg, engine=engine)
+    recs = {r.item_id: r for r in summary.records}
+    assert len(recs) == 3
+    assert recs["sci-1"].direct.answer is None and "exceed context window" in recs["sci-1"].direct.error
+    assert recs["geo-1"].direct.error is None and recs["geo-1"].direct.answer == "B"
+
+
+def test_a_solver_outage_stops_the_run_without_a_false_record(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run")
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = DownSolver()
+    with pytest.raises(SolverError, match="connection refused"):
+        run(cfg, engine=engine)
+    assert [r.item_id for r in read_records(tmp_path / "run")] == ["geo-1"]
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
+    engine.solver = FakeSolver()  # the server is back
+    summary = run(cfg.model_copy(update={"resume": True}), engine=engine)
+    assert summary.skipped == 1 and summary.written == 2
+    assert sorted(r.item_id for r in read_records(tmp_path / "run")) == ["geo-1", "geo-2", "sci-1"]
