@@ -105,8 +105,20 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator
             err=True,
         )
 
+    def on_start(manifest, todo: int, done: int) -> None:
+        s, g, b = manifest.solver, manifest.generator, manifest.bundle
+        offload = f"gpu_offload={s['gpu_offload']}" if "gpu_offload" in s else s.get("backend", "")
+        click.echo(
+            f"cgr {manifest.cgr_version}: solver {s['name']}"
+            + (f" ({s['model']}, {offload})" if s.get("model") else "")
+            + f", generator {g['name']}" + (f"/{g['strategy']}" if g.get("strategy") else "")
+            + f", direct mode {s['mode']}; bundle {b['name']} ({b['count']} items); "
+            f"{todo} to run, {done} already recorded -> {out}/",
+            err=True,
+        )
+
     try:
-        summary = pipeline.run(config, progress=progress)
+        summary = pipeline.run(config, progress=progress, on_start=on_start)
     except StoreError as exc:
         raise _UserError(str(exc)) from None
     records = read_records(out)

@@ -296,6 +296,7 @@ def run(
     plugins: Plugins | None = None,
     engine: Engine | None = None,
     progress: Callable[[int, int, Record], None] | None = None,
+    on_start: Callable[[RunManifest, int, int], None] | None = None,
 ) -> RunSummary:
     """Run the pipeline over the bundle, appending records to ``config.out`` (resumable)."""
     bundle = load_bundle(config.bundle)
@@ -303,6 +304,8 @@ def run(
     engine = engine or Engine.from_config(config, plugins)
     store = RunStore(config.out, engine.manifest(bundle), resume=config.resume)
     todo = [it for it in items if it.id not in store.done]
+    if on_start:
+        on_start(store.manifest, len(todo), len(items) - len(todo))
     written: list[Record] = []
     try:
         for i, item in enumerate(todo, start=1):
