@@ -46,6 +46,8 @@ class RunConfig(BaseModel):
     generator_model: str | None = None
     direct_mode: DirectMode = "generate"
     direct_max_tokens: int = Field(8, ge=1, le=512)
+    budget_baseline: bool = False  # also run the call-budget-matched self-consistency baseline
+    budget_temperature: float = Field(0.7, gt=0, le=2)
     seed: int = 0
     limits: SandboxLimits = SandboxLimits()
     resume: bool = False

@@ -26,6 +26,7 @@ from cgr.kernel.manager import Entry, Plugins, load_plugins
 from cgr.kernel.records import (
     AssistedChannel,
     Audit,
+    BudgetChannel,
     DirectChannel,
     GeneratorChannel,
     Item,
@@ -130,6 +131,36 @@ class Engine:
             prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
             label, method = extract_label(self.chain, raw, item.labels, item.choices)
         return label, method, raw, prompt_tokens, completion_tokens
+
+    def budget_matched(self, item: Item, calls: int) -> BudgetChannel | None:
+        """Self-consistency on the direct prompt with ``calls`` samples; majority vote.
+
+        Ties go to the label reached first; samples with no extractable label do not vote.
+        """
+        if calls <= 0:
+            return None
+        prompt = prompts.render_direct(item.guest_view())
+        temperature = self.config.budget_temperature
+        start = time.perf_counter()
+        labels: list[str | None] = []
+        prompt_tokens = completion_tokens = 0
+        for _ in range(calls):
+            completion = self.solver.complete(prompt, max_tokens=self.config.direct_max_tokens,
+                                              temperature=temperature, stop=["\n"])
+            prompt_tokens += completion.prompt_tokens
+            completion_tokens += completion.completion_tokens
+            labels.append(extract_label(self.chain, completion.text, item.labels, item.choices)[0])
+        votes: dict[str, int] = {}
+        for label in labels:
+            if label is not None:
+                votes[label] = votes.get(label, 0) + 1
+        answer = max(votes, key=lambda k: votes[k]) if votes else None  # dicts keep first-seen order
+        return BudgetChannel(
+            answer=answer, correct=answer == item.answer, calls=calls,
+            raw=" ".join(label or "?" for label in labels), method="self_consistency",
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            latency_s=time.perf_counter() - start, temperature=temperature, votes=votes,
+        )
 
     def host_callback(
         self, item: Item, trace: list[SolverCall], failures: list[SolverError] | None = None
@@ -254,6 +285,7 @@ class Engine:
             assisted=assisted,
             generator_side=generator_side,
             audits=self.audit(scaffold.source if scaffold else "", view, assisted),
+            budget_matched=self.budget_matched(item, assisted.calls) if self.config.budget_baseline else None,
         )
 
     def manifest(self, bundle: Bundle) -> RunManifest:

@@ -99,6 +99,14 @@ class GeneratorChannel(Channel, kw_only=True):
     """The answer the generator itself gave or embedded (None when it gave none)."""
 
 
+class BudgetChannel(Channel, kw_only=True):
+    """Call-budget-matched baseline: the direct prompt sampled as often as the scaffold called the
+    solver, majority vote (self-consistency), so assisted gains are not just more calls."""
+
+    temperature: float = 0.7
+    votes: dict[str, int] = {}
+
+
 class Audit(msgspec.Struct, kw_only=True):
     """One auditor's finding on one scaffold."""
 
@@ -120,6 +128,7 @@ class Record(msgspec.Struct, kw_only=True):
     assisted: AssistedChannel
     generator_side: GeneratorChannel
     audits: list[Audit] = []
+    budget_matched: BudgetChannel | None = None  # only with --budget-baseline
     schema_version: int = SCHEMA_VERSION
 
 

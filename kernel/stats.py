@@ -52,9 +52,22 @@ def cells(records: Iterable[Record]) -> list[dict]:
                 "assisted_no_answer": sum(r.assisted.answer is None for r in rs),
                 "assisted_status": dict(sorted(_count(r.assisted.status for r in rs).items())),
                 "flagged": sum(any(a.verdict == "flag" for a in r.audits) for r in rs),
+                **_budget_cell(rs),
             }
         )
     return rows
+
+
+def _budget_cell(rs: list[Record]) -> dict:
+    """The call-budget-matched baseline's accuracy and calls, or None where it was not run."""
+    if not all(r.budget_matched is not None or r.assisted.calls == 0 for r in rs) or not any(
+        r.budget_matched is not None for r in rs
+    ):
+        return {"budget_acc": None, "budget_calls": None}
+    return {
+        "budget_acc": _mean([bool(r.budget_matched and r.budget_matched.correct) for r in rs]),
+        "budget_calls": _mean([r.budget_matched.calls if r.budget_matched else 0 for r in rs]),
+    }
 
 
 def _count(xs: Iterable[str]) -> dict[str, int]:
@@ -107,6 +120,11 @@ def partitions(
         )
         for key, rs in sorted(groups.items())
     }
+    budget = {
+        key: np.array([bool(r.budget_matched and r.budget_matched.correct) for r in rs], dtype=float)
+        for key, rs in groups.items()
+        if _budget_cell(rs)["budget_acc"] is not None
+    }
     selectors = {
         "all": lambda d: True,
         "nonzero_baseline": lambda d: d.sum() > 0,
@@ -114,7 +132,8 @@ def partitions(
     }
     out = {}
     for name, keep in selectors.items():
-        pairs = [(d, a) for d, a in arrays.values() if keep(d)]
+        keys = [k for k, (d, _) in arrays.items() if keep(d)]
+        pairs = [arrays[k] for k in keys]
         delta, low, high = paired_bootstrap(pairs, resamples=resamples, seed=seed)
         out[name] = {
             "n_cells": len(pairs),
@@ -126,6 +145,12 @@ def partitions(
             "ci_high": None if not pairs else high,
             "mcnemar_p": mcnemar_p(pairs),
         }
+        if keys and all(k in budget for k in keys):
+            # assisted vs the call-budget-matched baseline, on the same items, same bootstrap
+            vs = [(budget[k], arrays[k][1]) for k in keys]
+            d_b, lo_b, hi_b = paired_bootstrap(vs, resamples=resamples, seed=seed)
+            out[name].update(macro_budget=float(np.mean([b.mean() for b, _ in vs])),
+                             delta_vs_budget=d_b, ci_low_vs_budget=lo_b, ci_high_vs_budget=hi_b)
     return out
 
 
@@ -149,7 +174,9 @@ def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = 
 
 def format_table(rep: dict) -> str:
     """A plain-text per-task table of direct vs assisted accuracy with mean solver calls."""
-    header = ("solver", "task", "n", "direct", "assisted", "gen", "calls d/a", "no-ans d/a", "flagged")
+    budget = any(c["budget_acc"] is not None for c in rep["cells"])
+    header = ("solver", "task", "n", "direct", "assisted", "gen") + (("budget",) if budget else ()) + (
+        "calls d/a", "no-ans d/a", "flagged")
     rows = [header]
     for c in rep["cells"]:
         rows.append(
@@ -160,6 +187,7 @@ def format_table(rep: dict) -> str:
                 f"{c['direct_acc']:.2f}",
                 f"{c['assisted_acc']:.2f}",
                 f"{c['generator_acc']:.2f}" if c["generator_answered"] else "-",
+                *((f"{c['budget_acc']:.2f}" if c["budget_acc"] is not None else "-",) if budget else ()),
                 f"{c['direct_calls']:.1f}/{c['assisted_calls']:.1f}",
                 f"{c['direct_extract_fail']}/{c['assisted_no_answer']}",
                 str(c["flagged"]),
@@ -175,6 +203,9 @@ def format_table(rep: dict) -> str:
             lines.append(f"{name:<17} no cells")
             continue
         pval = "" if p["mcnemar_p"] is None else f"  McNemar p={p['mcnemar_p']:.3g}"
+        if "macro_budget" in p:
+            pval += (f"\n{'':<17} vs budget-matched self-consistency {p['macro_budget']:.3f}: "
+                     f"delta={p['delta_vs_budget']:+.3f} [{p['ci_low_vs_budget']:+.3f}, {p['ci_high_vs_budget']:+.3f}]")
         lines.append(
             f"{name:<17} cells={p['n_cells']:<3} macro direct={p['macro_direct']:.3f} "
             f"assisted={p['macro_assisted']:.3f} delta={p['delta']:+.3f} "

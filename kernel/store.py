@@ -88,7 +88,7 @@ class RunStore:
         if not self.manifest_path.exists():
             return
         old = read_manifest(self.dir)
-        keys = ("bundle", "solver", "generator")
+        keys = ("bundle", "solver", "generator", "config")
         for key in keys:
             a, b = _identity(key, getattr(old, key)), _identity(key, getattr(self.manifest, key))
             if a != b:
@@ -133,5 +133,6 @@ def _identity(key: str, value: dict) -> dict:
         "bundle": ("sha256",),
         "solver": ("name", "model_sha256", "mode", "seed"),
         "generator": ("name", "strategy"),
+        "config": ("budget_baseline",),
     }[key]
     return {k: value.get(k) for k in wanted}

@@ -200,6 +200,7 @@ class LlamaSolver:
         self.lock = threading.RLock()
         self._chat = self._chat_formatter()
         self._label_token_cache: dict[str, list[int]] = {}
+        self._asked: dict[str, int] = {}  # prompt -> times sampled at temperature > 0
 
     def _chat_formatter(self):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -289,11 +290,23 @@ class LlamaSolver:
         with self.lock:
             out = self.llm.create_completion(
                 text, max_tokens=max_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40,
-                stop=stop or None, seed=self.config.seed,
+                stop=stop or None, seed=self._sample_seed(text, temperature),
             )
         usage = out.get("usage", {})
         return Completion(text=out["choices"][0]["text"], prompt_tokens=usage.get("prompt_tokens", 0),
                           completion_tokens=usage.get("completion_tokens", 0))
+
+    def _sample_seed(self, text: str, temperature: float) -> int:
+        """The run's seed at temperature 0; above it, one seed per (run seed, prompt, n-th asking).
+
+        So repeated samples of one prompt differ (self-consistency needs that), yet a run with the
+        same seed and order of calls draws exactly the same samples again.
+        """
+        if temperature == 0:
+            return self.config.seed
+        n = self._asked[text] = self._asked.get(text, 0) + 1
+        digest = hashlib.sha256(f"{self.config.seed}\0{n}\0{text}".encode("utf-8", "surrogatepass")).digest()
+        return int.from_bytes(digest[:4], "little")
 
     def _label_tokens(self, label: str) -> list[int]:
         # A label may be one token as "A" or " A"; score every single-token spelling.

@@ -172,3 +172,34 @@ def test_a_solver_outage_stops_the_run_without_a_false_record(plugins, toy_bundl
     summary = run(cfg.model_copy(update={"resume": True}), engine=engine)
     assert summary.skipped == 1 and summary.written == 2
     assert sorted(r.item_id for r in read_records(tmp_path / "run")) == ["geo-1", "geo-2", "sci-1"]
+
+
+def test_budget_matched_baseline(plugins, toy_bundle, tmp_path):
+    from cgr.kernel.stats import report
+
+    out = tmp_path / "run"
+    summary = run(config(toy_bundle, out, budget_baseline=True), plugins=plugins)
+    for r in summary.records:
+        b = r.budget_matched
+        assert b is not None and b.calls == r.assisted.calls == len(r.assisted.trace)
+        assert b.votes == {"B": b.calls} and b.answer == "B" and b.method == "self_consistency"
+    rep = report(read_records(out), resamples=200)
+    cells = {c["task"]: c for c in rep["cells"]}
+    assert cells["geo"]["budget_acc"] == 0.5 and cells["sci"]["budget_acc"] == 1.0
+    part = rep["partitions"]["all"]
+    assert part["macro_budget"] == 0.75
+    assert part["delta_vs_budget"] == pytest.approx(part["macro_assisted"] - 0.75)
+    assert part["ci_low_vs_budget"] <= part["delta_vs_budget"] <= part["ci_high_vs_budget"]
+    # resuming with the baseline switched off would mix two kinds of records: refused
+    with pytest.raises(Exception, match="budget_baseline"):
+        run(config(toy_bundle, out, resume=True), plugins=plugins)
+
+
+def test_no_budget_fields_without_the_baseline(plugins, toy_bundle, tmp_path):
+    from cgr.kernel.stats import format_table, report
+
+    run(config(toy_bundle, tmp_path / "run"), plugins=plugins)
+    rep = report(read_records(tmp_path / "run"), resamples=100)
+    assert all(c["budget_acc"] is None for c in rep["cells"])
+    assert "macro_budget" not in rep["partitions"]["all"]
+    assert "budget" not in format_table(rep)

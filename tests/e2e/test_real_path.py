@@ -102,3 +102,13 @@ def test_llm_generator_runs_the_real_model(tmp_path):
         assert r.assisted.status in {"ok", "no_submit", "invalid_submit", "error", "syntax", "timeout",
                                      "memory", "output_cap", "call_budget", "generator_error"}
         assert r.direct.method == "label_logprobs"
+
+
+def test_sampling_is_diverse_yet_reproducible():
+    prompt = "Write one word that rhymes with cat."
+    first = LlamaSolver(SolverConfig(n_ctx=1024))  # a fresh instance: its own sample counter
+    texts = [first.complete(prompt, max_tokens=6, temperature=1.5).text for _ in range(6)]
+    assert len(set(texts)) >= 2  # distinct draws, not one seed reused
+    again = LlamaSolver(SolverConfig(n_ctx=1536))
+    assert [again.complete(prompt, max_tokens=6, temperature=1.5).text for _ in range(6)] == texts
+    assert first.complete(prompt, max_tokens=6).text == first.complete(prompt, max_tokens=6).text
