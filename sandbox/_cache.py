@@ -122,6 +122,51 @@ def _locked(lock_path: Path):
             os.close(fd)
 
 
+#: Cache entries kept per kind (componentize-py outputs ``wasm-*``, compiled components) after a
+#: build: each is 20-40 MB and every new cgr/wasmtime version adds one.
+KEEP_ENTRIES = 4
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)  # mtime = last use, for prune()
+    except OSError:
+        pass
+
+
+def prune(sandbox_dir: Path, keep: int = KEEP_ENTRIES) -> list[str]:
+    """Delete all but the ``keep`` most recently used entries of each kind; never one in use.
+
+    An entry is in use while another process holds its lock (building or loading it); a process
+    that already loaded a component holds its own copy in memory. Lock files (empty) stay.
+    """
+    removed: list[str] = []
+    try:
+        entries = [p for p in sandbox_dir.iterdir() if p.is_dir()]
+    except OSError:
+        return removed
+    for wasm_kind in (True, False):
+        group = [p for p in entries if p.name.startswith("wasm-") == wasm_kind]
+        group.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in group[keep:]:
+            try:
+                fd = os.open(old.with_name(old.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue  # in use elsewhere: keep it
+            try:
+                shutil.rmtree(old, ignore_errors=True)
+                removed.append(old.name)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+    return removed
+
+
 def _try_write(path: Path, data: bytes | bytearray, key: str, **extra) -> bool:
     """write_artifact, but a read-only or full cache only costs the next process a rebuild."""
     try:
@@ -228,6 +273,7 @@ def load_wasm(root: Path) -> tuple[bytearray, str]:
     with _locked(art_dir.with_name(art_dir.name + ".lock")):
         data = read_verified(path, key)
         if data is not None:
+            _touch(art_dir)
             return data, "cached"
         with tempfile.TemporaryDirectory(prefix="cgr-sandbox-out-") as tmp:
             out = Path(tmp) / "scaffold.wasm"
@@ -267,6 +313,7 @@ def load_component(engine: wasmtime.Engine, knobs: dict, root: Path) -> tuple[wc
             except wasmtime.WasmtimeError:
                 component = None  # verified bytes wasmtime still refuses (e.g. CPU features): rebuild
             if component is not None:
+                _touch(art_dir)
                 info.update(how="cached", seconds=time.perf_counter() - start)
                 return component, info
         wasm, wasm_how = load_wasm(root)
@@ -276,4 +323,5 @@ def load_component(engine: wasmtime.Engine, knobs: dict, root: Path) -> tuple[wc
             raise BuildError(f"wasmtime could not compile the sandbox component: {exc}") from exc
         cached = _try_write(path, component.serialize(), key, kind="component-cwasm", knobs=knobs)
         info.update(how="built", wasm=wasm_how, cached=cached, seconds=time.perf_counter() - start)
-        return component, info
+    info["pruned"] = prune(art_dir.parent)  # outside our lock: a new entry may retire old ones
+    return component, info
