@@ -226,12 +226,19 @@ def audit(paths, item_path, as_json):
 
 
 def _load_item(path: Path) -> dict:
-    from cgr.kernel.bundle import parse_item
+    """An item file for a single scaffold: a bundle line, or just question/choices (no gold needed)."""
+    from cgr.kernel.bundle import DEFAULT_LABELS, parse_item
 
     try:
         obj = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise BundleError(path, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
+    if isinstance(obj, dict):
+        # The scaffold never sees the gold answer, so an item file may omit it (and id, dataset).
+        obj = {"id": path.stem, "dataset": "cli", **obj}
+        if "answer" not in obj and isinstance(obj.get("choices"), list) and obj["choices"]:
+            labels = obj.get("labels") or list(DEFAULT_LABELS[: len(obj["choices"])])
+            obj["answer"] = labels[0] if isinstance(labels, list) and labels else "A"
     return parse_item(obj, path, 1).guest_view()
 
 
@@ -258,7 +265,10 @@ def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_call
     """Run SCRIPT as a scaffold; exit 0 whenever it ran, whatever it did."""
     from cgr.kernel.scaffold_run import run_script
 
-    item = _load_item(item_path) if item_path else None
+    try:
+        item = _load_item(item_path) if item_path else None
+    except BundleError as exc:  # a bad --item is a usage error of this command (exit 2)
+        raise click.BadParameter(str(exc), param_hint="--item") from None
     result = run_script(
         script.read_text(errors="surrogateescape"), item=item, solver=solver, model=model,
         timeout_s=timeout_s, memory_mb=memory_mb, max_calls=max_calls,

@@ -100,3 +100,16 @@ def test_sandbox_run_out_of_range_limits_are_usage_errors(tmp_path, args):
     script.write_text("submit('A')\n")
     res = CliRunner().invoke(main, ["sandbox", "run", str(script), "--solver", "echo", "--json", *args])
     assert res.exit_code == 2 and "Invalid value" in res.output
+
+
+def test_sandbox_run_with_an_item_file_without_gold(tmp_path):
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"question": "Pick the fruit", "choices": ["stone", "apple", "car"]}))
+    script = tmp_path / "s.py"
+    script.write_text("print(ITEM.id, ITEM.labels, ITEM.question)\nsubmit(ITEM.labels[-1])\n")
+    obj = json.loads(cli("sandbox", "run", script, "--item", item, "--solver", "echo", "--json").output)
+    assert obj["status"] == "ok" and obj["answer"] == "C"
+    assert obj["stdout"] == "item ('A', 'B', 'C') Pick the fruit\n"
+    item.write_text(json.dumps({"question": "q", "choices": ["only one"]}))
+    res = CliRunner().invoke(main, ["sandbox", "run", str(script), "--item", str(item), "--json"])
+    assert res.exit_code == 2 and f"{item}:1: choices:" in res.output
