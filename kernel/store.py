@@ -131,7 +131,7 @@ def _identity(key: str, value: dict) -> dict:
     # The parts of the manifest that must match for a resumed run to be the same run.
     wanted = {
         "bundle": ("sha256",),
-        "solver": ("name", "model_sha256", "mode", "seed"),
+        "solver": ("name", "model", "model_sha256", "mode", "seed"),
         "generator": ("name", "strategy"),
         "config": ("budget_baseline",),
     }[key]

@@ -59,3 +59,13 @@ def test_resume_refuses_a_different_bundle(tmp_path):
     store.close()
     with pytest.raises(StoreError, match="cannot resume: bundle differs"):
         RunStore(tmp_path, manifest("other"), resume=True)
+
+
+def test_resume_refuses_another_model(tmp_path):
+    store = RunStore(tmp_path, manifest())
+    store.append(record(0))
+    store.close()
+    other = manifest()
+    other.solver = {"name": "fake", "model": "another-model"}
+    with pytest.raises(StoreError, match="cannot resume: solver differs"):
+        RunStore(tmp_path, other, resume=True)
