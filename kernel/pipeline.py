@@ -78,6 +78,23 @@ class Engine:
         return cls(plugins, solver, generator, config.solver, config.generator, config)
 
     @property
+    def solver_label(self) -> str:
+        """The record's ``solver``: plugin and model (``llama/smollm2-135m``), so models stay apart."""
+        if not hasattr(self, "_solver_label"):
+            model = self.solver.info().get("model")
+            self._solver_label = f"{self.solver_name}/{model}" if model else self.solver_name
+        return self._solver_label
+
+    @property
+    def generator_label(self) -> str:
+        """The record's ``generator``: plugin and strategy or model (``template/per_option``)."""
+        if not hasattr(self, "_generator_label"):
+            info = self.generator.info() if self.generator is not None else {}
+            detail = info.get("strategy") if info.get("strategy") not in (None, "prompted") else info.get("model")
+            self._generator_label = f"{self.generator_name}/{detail}" if detail else self.generator_name
+        return self._generator_label
+
+    @property
     def chain(self) -> list[Entry]:
         """The extractor chain in order."""
         return self.plugins.extractors()
@@ -278,8 +295,8 @@ class Engine:
             item_id=item.id,
             dataset=item.dataset,
             task=item.task,
-            solver=self.solver_name,
-            generator=self.generator_name,
+            solver=self.solver_label,
+            generator=self.generator_label,
             gold=item.answer,
             direct=direct,
             assisted=assisted,

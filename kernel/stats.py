@@ -1,6 +1,6 @@
 """Statistics: per-cell accuracies, macro partitions and a paired, cell-stratified bootstrap.
 
-Cell = (solver, dataset, task). Macro = mean over cells. The bootstrap resamples items within each
+Cell = (solver model, generator, dataset, task). Macro = mean over cells. The bootstrap resamples items within each
 cell with both channels kept together (paired), B times, seeded, fully vectorized with numpy; the
 interval is the percentile interval of the macro difference assisted − direct. An exact McNemar
 test (scipy's binomial test on discordant pairs) gives a pooled p-value beside it.
@@ -25,15 +25,13 @@ def _mean(xs: list[float]) -> float:
 
 
 def cells(records: Iterable[Record]) -> list[dict]:
-    """One row per (solver, dataset, task) with accuracies, mean calls and extraction failures."""
-    groups: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
-    for r in records:
-        groups[(r.solver, r.dataset, r.task)].append(r)
+    """One row per (solver model, generator, dataset, task) with accuracies, mean calls and extraction failures."""
     rows = []
-    for (solver, dataset, task), rs in sorted(groups.items()):
+    for (solver, generator, dataset, task), rs in sorted(_groups(records).items()):
         rows.append(
             {
                 "solver": solver,
+                "generator": generator,
                 "dataset": dataset,
                 "task": task,
                 "n": len(rs),
@@ -56,6 +54,14 @@ def cells(records: Iterable[Record]) -> list[dict]:
             }
         )
     return rows
+
+
+def _groups(records: Iterable[Record]) -> dict[tuple[str, str, str, str], list[Record]]:
+    """Records by cell: (solver model, generator, dataset, task)."""
+    groups: dict[tuple[str, str, str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        groups[(r.solver, r.generator, r.dataset, r.task)].append(r)
+    return groups
 
 
 def _budget_cell(rs: list[Record]) -> dict:
@@ -110,9 +116,7 @@ def partitions(
     records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
 ) -> dict[str, dict]:
     """``all``, ``nonzero_baseline`` and ``gate_<tau>`` partitions with macro accuracies and CIs."""
-    groups: dict[tuple[str, str, str], list[Record]] = defaultdict(list)
-    for r in records:
-        groups[(r.solver, r.dataset, r.task)].append(r)
+    groups = _groups(records)
     arrays = {
         key: (
             np.array([r.direct.correct for r in rs], dtype=float),
@@ -165,7 +169,7 @@ def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = 
         "cells": rows,
         "partitions": partitions(records, tau=tau, resamples=resamples, seed=seed),
         "regressions": [
-            {k: row[k] for k in ("solver", "dataset", "task", "n", "direct_acc", "assisted_acc")}
+            {k: row[k] for k in ("solver", "generator", "dataset", "task", "n", "direct_acc", "assisted_acc")}
             for row in rows
             if row["assisted_acc"] < row["direct_acc"]
         ],
@@ -175,13 +179,17 @@ def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = 
 def format_table(rep: dict) -> str:
     """A plain-text per-task table of direct vs assisted accuracy with mean solver calls."""
     budget = any(c["budget_acc"] is not None for c in rep["cells"])
-    header = ("solver", "task", "n", "direct", "assisted", "gen") + (("budget",) if budget else ()) + (
-        "calls d/a", "no-ans d/a", "flagged")
+    # the generator column only where there is a choice to tell apart
+    gens = len({c["generator"] for c in rep["cells"]}) > 1
+    header = ("solver",) + (("generator",) if gens else ()) + ("task", "n", "direct", "assisted", "gen") + (
+        ("budget",) if budget else ()) + ("calls d/a", "no-ans d/a", "flagged")
+    n_text = 3 if gens else 2  # left-aligned text columns
     rows = [header]
     for c in rep["cells"]:
         rows.append(
             (
                 c["solver"],
+                *((c["generator"],) if gens else ()),
                 c["task"],
                 str(c["n"]),
                 f"{c['direct_acc']:.2f}",
@@ -194,7 +202,7 @@ def format_table(rep: dict) -> str:
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(v.ljust(w) if i < n_text else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
              for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")

@@ -58,3 +58,16 @@ def test_report_regressions_and_table():
 def test_empty_partition():
     parts = partitions(make({"z": [(0, 0), (0, 1)]}), resamples=100)
     assert parts["nonzero_baseline"]["n_cells"] == 0 and parts["nonzero_baseline"]["delta"] is None
+
+
+def test_cells_keep_solver_models_and_generators_apart():
+    records = [rec("t", 1, 0, i, solver="llama/smollm2-135m") for i in range(2)]
+    records += [rec("t", 0, 1, i, solver="llama/gemma3-270m") for i in range(2)]
+    other_gen = rec("t", 1, 1, 9, solver="llama/gemma3-270m")
+    other_gen.generator = "llm/smollm2-135m"
+    rep = report(records + [other_gen], resamples=100)
+    keys = {(c["solver"], c["generator"]): c["n"] for c in rep["cells"]}
+    assert keys == {("llama/smollm2-135m", "g"): 2, ("llama/gemma3-270m", "g"): 2,
+                    ("llama/gemma3-270m", "llm/smollm2-135m"): 1}
+    assert rep["partitions"]["all"]["n_cells"] == 3
+    assert "llm/smollm2-135m" in format_table(rep)
