@@ -72,12 +72,13 @@ def main() -> None:
               help="Per-scaffold wall clock in seconds (time inside solver calls not counted).")
 @click.option("--max-calls", type=click.IntRange(0, MAX_CALLS_MAX), default=64, show_default=True,
               help="Per-scaffold solver-call budget.")
+@click.option("--fuel", type=click.IntRange(min=1), help="Per-scaffold CPU fuel (off by default; exhaustion is status fuel).")
 @click.option("--budget-baseline", is_flag=True,
               help="Also answer each item by self-consistency with as many direct samples as the scaffold made solver calls.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
 def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
-        timeout_s, max_calls, budget_baseline, resume, quiet):
+        timeout_s, max_calls, fuel, budget_baseline, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
 
@@ -90,7 +91,7 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator
             bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
             solver_options=_options(solver_options),
             generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
-            limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls), budget_baseline=budget_baseline,
+            limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls, fuel=fuel), budget_baseline=budget_baseline,
         )
     except ValidationError as exc:
         err = exc.errors()[0]

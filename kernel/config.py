@@ -26,6 +26,7 @@ class SandboxLimits(BaseModel):
     memory_mb: int = Field(256, ge=MEMORY_MB_RANGE[0], le=MEMORY_MB_RANGE[1])
     max_output_bytes: int = Field(64 * 1024, ge=OUTPUT_KB_RANGE[0] * 1024, le=OUTPUT_KB_RANGE[1] * 1024)
     max_calls: int = Field(64, ge=0, le=MAX_CALLS_MAX)
+    fuel: int | None = Field(None, ge=1)  # CPU fuel (roughly wasm instructions); None = off
 
 
 class RunConfig(BaseModel):

@@ -238,6 +238,9 @@ class Engine:
             label, name = extract_label(self.chain, result.stdout, item.labels, item.choices)
             method = f"stdout:{name}" if name else None
         solver_trace = [c for c in trace if c.op != "extract"]
+        status = result.status
+        if status == "timeout" and (result.error or "").startswith("timeout: fuel"):
+            status = "fuel"
         return AssistedChannel(
             answer=label,
             correct=label == item.answer,
@@ -247,7 +250,7 @@ class Engine:
             prompt_tokens=sum(c.prompt_tokens for c in solver_trace),
             completion_tokens=sum(c.completion_tokens for c in solver_trace),
             latency_s=result.elapsed_s,
-            status=result.status,
+            status=status,
             program_sha256=hashlib.sha256(scaffold.source.encode()).hexdigest(),
             program=scaffold.source,
             error=result.error,

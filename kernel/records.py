@@ -10,8 +10,9 @@ import msgspec
 
 SCHEMA_VERSION = 1
 
-#: Typed outcomes of the assisted channel (the sandbox statuses plus `generator_error`, used when no
-#: scaffold could be produced, so that the record is still written).
+#: Typed outcomes of the assisted channel: the sandbox statuses, `fuel` (the sandbox reports CPU-fuel
+#: exhaustion as a timeout; the record tells them apart) and `generator_error` (no scaffold could be
+#: produced; the record is still written).
 ASSISTED_STATUSES = (
     "ok",
     "no_submit",
@@ -19,6 +20,7 @@ ASSISTED_STATUSES = (
     "error",
     "syntax",
     "timeout",
+    "fuel",
     "memory",
     "output_cap",
     "call_budget",

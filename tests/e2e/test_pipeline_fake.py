@@ -203,3 +203,12 @@ def test_no_budget_fields_without_the_baseline(plugins, toy_bundle, tmp_path):
     assert all(c["budget_acc"] is None for c in rep["cells"])
     assert "macro_budget" not in rep["partitions"]["all"]
     assert "budget" not in format_table(rep)
+
+
+def test_fuel_exhaustion_is_its_own_record_status(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run", limit=1,
+                 limits=SandboxLimits(timeout_s=60.0, fuel=50_000_000))
+    engine = Engine.from_config(cfg, plugins)
+    engine.generator, engine.generator_name = HostileGenerator(), "hostile"  # geo-1 loops forever
+    (record,) = run(cfg, engine=engine).records
+    assert record.assisted.status == "fuel" and "fuel limit" in record.assisted.error
