@@ -13,6 +13,7 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
@@ -77,26 +78,22 @@ class Engine:
         )
         return cls(plugins, solver, generator, config.solver, config.generator, config)
 
-    @property
+    @cached_property
     def solver_label(self) -> str:
         """The record's ``solver``: plugin and model (``llama/smollm2-135m``), so models stay apart."""
-        if not hasattr(self, "_solver_label"):
-            model = self.solver.info().get("model")
-            self._solver_label = f"{self.solver_name}/{model}" if model else self.solver_name
-        return self._solver_label
+        model = self.solver.info().get("model")
+        return f"{self.solver_name}/{model}" if model else self.solver_name
 
-    @property
+    @cached_property
     def generator_label(self) -> str:
         """The record's ``generator``: plugin and strategy or model (``template/per_option``)."""
-        if not hasattr(self, "_generator_label"):
-            info = self.generator.info() if self.generator is not None else {}
-            detail = info.get("strategy") if info.get("strategy") not in (None, "prompted") else info.get("model")
-            self._generator_label = f"{self.generator_name}/{detail}" if detail else self.generator_name
-        return self._generator_label
+        info = self.generator.info() if self.generator is not None else {}
+        detail = info.get("strategy") if info.get("strategy") not in (None, "prompted") else info.get("model")
+        return f"{self.generator_name}/{detail}" if detail else self.generator_name
 
-    @property
+    @cached_property
     def chain(self) -> list[Entry]:
-        """The extractor chain in order."""
+        """The extractor chain in order (sorted once: it is used on every extraction)."""
         return self.plugins.extractors()
 
     # ------------------------------------------------------------------ channels ---------------
@@ -105,8 +102,6 @@ class Engine:
         mode = self.config.direct_mode
         prompt = prompts.render_direct(item.guest_view())
         start = time.perf_counter()
-        method: str | None
-        prompt_tokens = completion_tokens = 0
         try:
             label, method, raw, prompt_tokens, completion_tokens = self._direct_answer(item, prompt, mode)
         except SolverError:

@@ -18,7 +18,6 @@ import importlib.metadata
 import math
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +58,10 @@ EMBEDDED = {
 
 
 def cache_dir() -> Path:
-    """cgr's user cache: ``$CGR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cgr``, else ``~/.cache/cgr``."""
-    if os.environ.get("CGR_CACHE_DIR"):
-        return Path(os.environ["CGR_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cgr"
+    """cgr's user cache (the sandbox's too): ``$CGR_CACHE_DIR``, ``$XDG_CACHE_HOME/cgr`` or ``~/.cache/cgr``."""
+    from cgr.sandbox import cache_root
+
+    return cache_root()
 
 
 def _assemble(spec: EmbeddedModel) -> Path:

@@ -2,7 +2,7 @@
 
 Knows nothing of the kernel: it takes a program, an item view, limits and one host callback,
 and returns a typed :class:`SandboxResult`. See ``specs/scaffold_api.md`` for the contract and
-``sandbox/README-sandbox.md`` for the guarantees and what they do not cover.
+the README's sandbox section for the guarantees and what they do not cover.
 
 Layout: ``_api`` (public types, caps, the item view), ``_runner`` (Sandbox, outcome
 classification), ``_engine`` (engine, pooling allocator, linker, the call into the guest),
@@ -12,6 +12,7 @@ host-call, clock, output capture, epoch), ``_ticker`` (epoch ticker and wall-clo
 """
 
 from ._api import STATUSES, HostError, Limits, SandboxResult
+from ._cache import cache_root
 from ._runner import Sandbox
 
-__all__ = ["Sandbox", "Limits", "SandboxResult", "HostError", "STATUSES"]
+__all__ = ["Sandbox", "Limits", "SandboxResult", "HostError", "STATUSES", "cache_root"]
