@@ -35,7 +35,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from cgr.sandbox import Limits, Sandbox
-from cgr.sandbox import _callbacks, _engine
+from cgr.sandbox import _callbacks
 from cgr.sandbox._api import MiB, guest_view
 from cgr.sandbox._bridge import Run
 

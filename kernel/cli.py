@@ -72,13 +72,17 @@ def main() -> None:
               help="Per-scaffold wall clock in seconds (time inside solver calls not counted).")
 @click.option("--max-calls", type=click.IntRange(0, MAX_CALLS_MAX), default=64, show_default=True,
               help="Per-scaffold solver-call budget.")
+@click.option("--memory-mb", type=click.IntRange(*MEMORY_MB_RANGE), default=256, show_default=True,
+              help="Per-scaffold linear-memory cap.")
+@click.option("--max-output-kb", type=click.IntRange(*OUTPUT_KB_RANGE), default=64, show_default=True,
+              help="Per-scaffold cap on stdout and on stderr, each.")
 @click.option("--fuel", type=click.IntRange(min=1), help="Per-scaffold CPU fuel (off by default; exhaustion is status fuel).")
 @click.option("--budget-baseline", is_flag=True,
               help="Also answer each item by self-consistency with as many direct samples as the scaffold made solver calls.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
 def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
-        timeout_s, max_calls, fuel, budget_baseline, resume, quiet):
+        timeout_s, max_calls, memory_mb, max_output_kb, fuel, budget_baseline, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
 
@@ -91,7 +95,9 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator
             bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
             solver_options=_options(solver_options),
             generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
-            limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls, fuel=fuel), budget_baseline=budget_baseline,
+            limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls, memory_mb=memory_mb,
+                                 max_output_bytes=max_output_kb * 1024, fuel=fuel),
+            budget_baseline=budget_baseline,
         )
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -260,9 +266,11 @@ def sandbox():
 @click.option("--memory-mb", type=click.IntRange(*MEMORY_MB_RANGE), default=256, show_default=True)
 @click.option("--max-calls", type=click.IntRange(0, MAX_CALLS_MAX), default=64, show_default=True)
 @click.option("--max-output-kb", type=click.IntRange(*OUTPUT_KB_RANGE), default=64, show_default=True)
+@click.option("--fuel", type=click.IntRange(min=1),
+              help="CPU fuel (off by default); exhaustion is status timeout, error 'timeout: fuel limit of N exhausted'.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
-def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_calls, max_output_kb, seed, as_json):
+def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_calls, max_output_kb, fuel, seed, as_json):
     """Run SCRIPT as a scaffold; exit 0 whenever it ran, whatever it did."""
     from cgr.kernel.scaffold_run import run_script
 
@@ -273,7 +281,7 @@ def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_call
     result = run_script(
         script.read_text(errors="surrogateescape"), item=item, solver=solver, model=model,
         timeout_s=timeout_s, memory_mb=memory_mb, max_calls=max_calls,
-        max_output_bytes=max_output_kb * 1024, seed=seed,
+        max_output_bytes=max_output_kb * 1024, fuel=fuel, seed=seed,
     )
     if as_json:
         click.echo(json.dumps(result))

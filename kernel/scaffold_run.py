@@ -26,6 +26,7 @@ def run_script(
     memory_mb: int = 256,
     max_calls: int = 64,
     max_output_bytes: int = 64 * 1024,
+    fuel: int | None = None,
     seed: int = 0,
     plugins: Plugins | None = None,
 ) -> dict:
@@ -44,7 +45,7 @@ def run_script(
     engine = Engine(plugins, solver_obj, None, solver, "cli", config)
     trace: list = []
     limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb, max_calls=max_calls,
-                    max_output_bytes=max_output_bytes)
+                    max_output_bytes=max_output_bytes, fuel=fuel)
     result = engine.sandbox.run(source, full.guest_view(), engine.host_callback(full, trace), limits, seed=seed)
     out = result.to_dict()
     return {k: out[k] for k in CONTRACT_KEYS}

@@ -133,6 +133,6 @@ def _identity(key: str, value: dict) -> dict:
         "bundle": ("sha256",),
         "solver": ("name", "model", "model_sha256", "mode", "seed"),
         "generator": ("name", "strategy"),
-        "config": ("budget_baseline",),
+        "config": ("budget_baseline", "limits"),  # scaffold limits change assisted outcomes
     }[key]
     return {k: value.get(k) for k in wanted}

@@ -113,3 +113,28 @@ def test_sandbox_run_with_an_item_file_without_gold(tmp_path):
     item.write_text(json.dumps({"question": "q", "choices": ["only one"]}))
     res = CliRunner().invoke(main, ["sandbox", "run", str(script), "--item", str(item), "--json"])
     assert res.exit_code == 2 and f"{item}:1: choices:" in res.output
+
+
+def test_sandbox_run_fuel_exhaustion_is_a_contract_timeout(tmp_path):
+    script = tmp_path / "spin.py"
+    script.write_text("while True:\n    pass\n")
+    obj = json.loads(cli("sandbox", "run", script, "--solver", "echo", "--fuel", "20000000", "--json").output)
+    assert obj["status"] == "timeout" and obj["answer"] is None
+    assert obj["error"] == "timeout: fuel limit of 20000000 exhausted"
+    script.write_text(HONEST)
+    obj = json.loads(cli("sandbox", "run", script, "--solver", "echo", "--fuel", "1000000000", "--json").output)
+    assert obj["status"] == "ok" and obj["solver_calls"] == 1
+
+
+def test_run_scaffold_limits_reach_the_sandbox_and_the_manifest(tmp_path):
+    out = tmp_path / "run"
+    res = cli("run", "--solver", "echo", "--limit", "2", "--out", out, "-q",
+              "--memory-mb", "64", "--max-output-kb", "8", "--max-calls", "3")
+    assert res.exit_code == 0, res.output
+    limits = json.loads((out / "run.json").read_text())["config"]["limits"]
+    assert (limits["memory_mb"], limits["max_output_bytes"], limits["max_calls"]) == (64, 8 * 1024, 3)
+    records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    # per_option makes one solver call per option (4 here): a budget of 3 is breached and recorded
+    assert [r["assisted"]["status"] for r in records] == ["call_budget", "call_budget"]
+    res = CliRunner().invoke(main, ["run", "--solver", "echo", "--out", str(tmp_path / "o"), "--memory-mb", "8"])
+    assert res.exit_code == 2 and "Invalid value" in res.output

@@ -69,3 +69,19 @@ def test_resume_refuses_another_model(tmp_path):
     other.solver = {"name": "fake", "model": "another-model"}
     with pytest.raises(StoreError, match="cannot resume: solver differs"):
         RunStore(tmp_path, other, resume=True)
+
+
+def test_resume_refuses_other_scaffold_limits(tmp_path):
+    def with_limits(max_calls):
+        m = manifest()
+        m.config = {"budget_baseline": False, "limits": {"timeout_s": 30.0, "max_calls": max_calls}}
+        return m
+
+    store = RunStore(tmp_path, with_limits(64))
+    store.append(record(0))
+    store.close()
+    with pytest.raises(StoreError, match="cannot resume: config differs.*max_calls"):
+        RunStore(tmp_path, with_limits(8), resume=True)
+    store = RunStore(tmp_path, with_limits(64), resume=True)  # the same limits resume
+    assert store.done == {"i0"}
+    store.close()
