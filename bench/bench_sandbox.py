@@ -264,13 +264,18 @@ def render(info: dict, load_rows, scaffold: dict | None, crossing, soak: dict | 
         need = scaffold["subprocess"] / 20
         lines += ["", f"Why not 20x: that needs <= {need:.2f} ms per scaffold against this baseline. The floor measured "
                   f"above is instantiate ({st[1]:.0f} us; mostly wasmtime eagerly filling the shared function table "
-                  "from the element segments of the dynamically linked libpython and its siblings, ~5.7k entries, "
-                  "one code-address lookup each; wasmtime-py 50 has no component InstancePre to hoist the rest) + "
-                  f"slot reset ({st[3]:.0f} us: copying the 14.4 MiB snapshot image back; wasmtime-py 50's C API "
-                  "cannot enable PAGEMAP_SCAN, which would restore only dirtied pages, and without keep-resident "
+                  "from the element segments of the dynamically linked libpython and its siblings, ~5.7k entries "
+                  "(libpython's own segment has 4,955), one funcref and code-address lookup each: the segments sit at "
+                  "an imported `__table_base` in an imported table, which wasmtime cannot initialize lazily; "
+                  "wasmtime-py 50 has no component InstancePre to hoist the rest) + "
+                  f"slot reset ({st[3]:.0f} us: copying the 14.4 MiB snapshot image back; the pooling allocator's "
+                  "`pagemap_scan`, which would restore only dirtied pages, is off by default and wasmtime-py 50's "
+                  "C API has no setter for it, and without keep-resident "
                   f"the run instead takes ~{scaffold['faults']['on_demand']:.0f} copy-on-write page faults, slower, "
                   "see the on-demand row) + the "
                   f"guest's own run ({st[2]:.0f} us) = {sum(st) / 1e3:.2f} ms, before any Python bookkeeping. "
+                  "A `perf` profile of instantiate + close agrees: ~40% `memmove` (the slot reset) and ~23% "
+                  "`CompiledFunctionsTable::func_loc` under the `ref_func` libcall (the table fill). "
                   "The baseline is not the cause: `python -c` with the same interpreter is what a subprocess per "
                   "scaffold costs (with `-I -S` it is faster still, which would lower the ratio)."]
     if load_rows:
