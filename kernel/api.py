@@ -37,6 +37,23 @@ class GeneratorConfig(BaseModel):
     options: dict = {}
 
 
+class Scores(list):
+    """Log-probabilities from ``label_logprobs``/``logprobs``: a plain ``list[float]`` that also
+    says how many tokens the model read to score them (``prompt_tokens``).
+
+    Returning a plain list stays valid; the tokens are then recorded as 0 (unknown).
+    """
+
+    def __init__(self, values=(), *, prompt_tokens: int = 0):
+        super().__init__(float(v) for v in values)
+        self.prompt_tokens = int(prompt_tokens)
+
+
+def scored_tokens(scores: list) -> int:
+    """The tokens a solver reported for ``scores`` (0 for a plain list)."""
+    return int(getattr(scores, "prompt_tokens", 0) or 0)
+
+
 class Completion(msgspec.Struct, kw_only=True):
     """A solver's reply to one prompt."""
 
@@ -66,10 +83,10 @@ class Solver(Protocol):
         """Generate a reply; with ``choices`` the reply is exactly one of them."""
 
     def label_logprobs(self, prompt: str, labels: list[str]) -> list[float]:
-        """Next-token log-probability of each label after ``prompt``."""
+        """Next-token log-probability of each label after ``prompt`` (a ``Scores`` may say the tokens read)."""
 
     def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
-        """Total log-likelihood of each continuation after ``prompt``."""
+        """Total log-likelihood of each continuation after ``prompt`` (a ``Scores`` may say the tokens read)."""
 
 
 class Scaffold(msgspec.Struct, kw_only=True):

@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 from cgr.kernel import __version__, prompts
-from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError
+from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError, scored_tokens
 from cgr.kernel.audit import run_auditors
 from cgr.kernel.bundle import Bundle, load_bundle
 from cgr.kernel.extract import extract_label
@@ -128,6 +128,7 @@ class Engine:
         prompt_tokens = completion_tokens = 0
         if mode == "logprobs":
             scores = self.solver.label_logprobs(prompt, list(item.labels))
+            prompt_tokens = scored_tokens(scores)
             best = max(range(len(scores)), key=lambda i: scores[i])
             label, method = item.labels[best], "label_logprobs"
             raw = " ".join(f"{lab}:{s:.4f}" for lab, s in zip(item.labels, scores))
@@ -198,7 +199,8 @@ class Engine:
                     return completion.text
                 if op == "logprobs":
                     call.options = {"continuations": list(args["continuations"])}
-                    call.reply = list(self.solver.logprobs(args["prompt"], call.options["continuations"]))
+                    scores = self.solver.logprobs(args["prompt"], call.options["continuations"])
+                    call.reply, call.prompt_tokens = list(scores), scored_tokens(scores)
                     return call.reply
                 if op == "extract":
                     call.reply, _ = extract_label(self.chain, args["text"], item.labels, item.choices)

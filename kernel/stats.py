@@ -177,12 +177,12 @@ def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = 
 
 
 def format_table(rep: dict) -> str:
-    """A plain-text per-task table of direct vs assisted accuracy with mean solver calls."""
+    """A plain-text per-task table of direct vs assisted accuracy with mean solver calls and tokens."""
     budget = any(c["budget_acc"] is not None for c in rep["cells"])
     # the generator column only where there is a choice to tell apart
     gens = len({c["generator"] for c in rep["cells"]}) > 1
     header = ("solver",) + (("generator",) if gens else ()) + ("task", "n", "direct", "assisted", "gen") + (
-        ("budget",) if budget else ()) + ("calls d/a", "no-ans d/a", "flagged")
+        ("budget",) if budget else ()) + ("calls d/a", "tokens d/a", "no-ans d/a", "flagged")
     n_text = 3 if gens else 2  # left-aligned text columns
     rows = [header]
     for c in rep["cells"]:
@@ -197,6 +197,7 @@ def format_table(rep: dict) -> str:
                 f"{c['generator_acc']:.2f}" if c["generator_answered"] else "-",
                 *((f"{c['budget_acc']:.2f}" if c["budget_acc"] is not None else "-",) if budget else ()),
                 f"{c['direct_calls']:.1f}/{c['assisted_calls']:.1f}",
+                f"{c['direct_tokens']:.0f}/{c['assisted_tokens']:.0f}",
                 f"{c['direct_extract_fail']}/{c['assisted_no_answer']}",
                 str(c["flagged"]),
             )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cgr.kernel.api import Completion, SolverConfig, SolverError
+from cgr.kernel.api import Completion, Scores, SolverConfig, SolverError
 from cgr.kernel.hookspecs import hookimpl
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -327,7 +327,7 @@ class LlamaSolver:
         for label in labels:
             ids = self._label_tokens(label)
             out.append(float(np.logaddexp.reduce(lp[ids])) if ids else float("-inf"))
-        return out
+        return Scores(out, prompt_tokens=len(tokens))
 
     def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
         """Total log-likelihood of each continuation after the raw ``prompt`` (no chat template)."""
@@ -335,9 +335,11 @@ class LlamaSolver:
         if not p_tokens:
             raise ValueError("empty prompt")
         scores = []
+        read = len(p_tokens)  # the prompt once (its KV cache is reused), then each continuation
         with self.lock:
             for cont in continuations:
                 c_tokens = self._tokens(cont, bos=False)
+                read += len(c_tokens)
                 self._check_fits(len(p_tokens) + len(c_tokens))
                 total = 0.0
                 lp = self._eval_prefix(p_tokens)
@@ -347,7 +349,7 @@ class LlamaSolver:
                         self.llm.eval([tok])
                         lp = self._last_logprobs()
                 scores.append(total)
-        return scores
+        return Scores(scores, prompt_tokens=read)
 
     def _last_logprobs(self) -> np.ndarray:
         import llama_cpp

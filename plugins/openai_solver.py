@@ -40,7 +40,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.api import Completion, Scores, SolverConfig
 from cgr.kernel.hookspecs import hookimpl
 from cgr.plugins.openai_http import HttpClient, OpenAIError, public_url
 
@@ -114,8 +114,16 @@ def _api_key() -> tuple[str | None, str | None]:
 
 
 def _completion(text: str, usage: dict) -> Completion:
-    return Completion(text=text, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                      completion_tokens=int(usage.get("completion_tokens") or 0))
+    return Completion(text=text, prompt_tokens=_usage(usage, "prompt_tokens"),
+                      completion_tokens=_usage(usage, "completion_tokens"))
+
+
+def _usage(usage: dict, key: str) -> int:
+    """A token count from a reply's ``usage`` (0 where the server gives none or nonsense)."""
+    try:
+        return max(0, int(usage.get(key) or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _logsumexp(values: list[float]) -> float:
@@ -225,23 +233,24 @@ class OpenAISolver:
         choice, usage = self._post("/completions", {"prompt": prompt, **params})
         return choice.get("text") or "", usage
 
-    def _top_tokens(self, prompt: str) -> list[tuple[str, float]]:
-        """The top-N (token, log-probability) pairs of the first generated token."""
+    def _top_tokens(self, prompt: str) -> tuple[list[tuple[str, float]], int]:
+        """The top-N (token, log-probability) pairs of the first generated token, and the prompt's tokens."""
         n = self.settings.top_logprobs
         if self.settings.mode == "chat":
             path = "/chat/completions"
-            choice, _ = self._post(path, {"messages": [{"role": "user", "content": prompt}],
-                                          "max_tokens": 1, "logprobs": True, "top_logprobs": n})
+            choice, usage = self._post(path, {"messages": [{"role": "user", "content": prompt}],
+                                              "max_tokens": 1, "logprobs": True, "top_logprobs": n})
             try:
                 top = choice["logprobs"]["content"][0]["top_logprobs"]
-                return [(str(e["token"]), float(e["logprob"])) for e in top]
+                return [(str(e["token"]), float(e["logprob"])) for e in top], _usage(usage, "prompt_tokens")
             except (KeyError, IndexError, TypeError, ValueError):
                 pass
         else:
             path = "/completions"
-            choice, _ = self._post(path, {"prompt": prompt, "max_tokens": 1, "logprobs": n})
+            choice, usage = self._post(path, {"prompt": prompt, "max_tokens": 1, "logprobs": n})
             try:
-                return [(str(t), float(v)) for t, v in choice["logprobs"]["top_logprobs"][0].items()]
+                top = choice["logprobs"]["top_logprobs"][0].items()
+                return [(str(t), float(v)) for t, v in top], _usage(usage, "prompt_tokens")
             except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 pass
         raise NoLogprobsError(f"POST {public_url(self.http.url(path))}: the reply has no top "
@@ -280,7 +289,7 @@ class OpenAISolver:
 
     def _first_token_choice(self, prompt: str, choices: list[str]) -> int | None:
         try:
-            top = self._top_tokens(prompt)
+            top, _ = self._top_tokens(prompt)
         except NoLogprobsError:
             return None
         except OpenAIError as exc:
@@ -297,18 +306,19 @@ class OpenAISolver:
 
     def label_logprobs(self, prompt: str, labels: list[str]) -> list[float]:
         """Next-token log-probability of each label (top-N; ``LOGPROB_FLOOR`` when not in it)."""
-        top = self._top_tokens(prompt)
+        top, read = self._top_tokens(prompt)
         out = []
         for label in labels:
             values = [lp for tok, lp in top if tok.strip() == label.strip()]
             out.append(_logsumexp(values) if values else LOGPROB_FLOOR)
-        return out
+        return Scores(out, prompt_tokens=read)
 
     def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
         """Total log-likelihood of each continuation after the raw ``prompt`` (echoed logprobs)."""
         if not prompt:
             raise ValueError("empty prompt")
-        return [self._score(prompt, c).logprob for c in continuations]
+        scored = [self._score(prompt, c) for c in continuations]  # one echo request each
+        return Scores([x.logprob for x in scored], prompt_tokens=sum(x.prompt_tokens + x.tokens for x in scored))
 
     # ------------------------------------------------------------------ echo scoring ------------
     def _echo(self, text: str, k: int) -> dict:

@@ -212,3 +212,15 @@ def test_fuel_exhaustion_is_its_own_record_status(plugins, toy_bundle, tmp_path)
     engine.generator, engine.generator_name = HostileGenerator(), "hostile"  # geo-1 loops forever
     (record,) = run(cfg, engine=engine).records
     assert record.assisted.status == "fuel" and "fuel limit" in record.assisted.error
+
+
+def test_scoring_calls_count_their_tokens(plugins, toy_bundle, tmp_path):
+    out = tmp_path / "run"
+    run(config(toy_bundle, out, direct_mode="logprobs"), plugins=plugins)
+    for rec in read_records(out):
+        trace = rec.assisted.trace
+        assert all(c.op == "logprobs" for c in trace)
+        # the fake solver's Scores: prompt + continuation characters, summed over the scaffold's calls
+        assert [c.prompt_tokens for c in trace] == [len(c.prompt) + len(c.options["continuations"][0]) for c in trace]
+        assert rec.assisted.prompt_tokens == sum(c.prompt_tokens for c in trace) > 0
+        assert rec.direct.prompt_tokens == 0  # label_logprobs returned a plain list: unknown, not guessed

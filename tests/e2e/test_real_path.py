@@ -40,6 +40,8 @@ def test_logprobs_are_consistent_and_informative(solver):
     assert together == pytest.approx(separately, abs=1e-6)
     assert max(range(3), key=lambda i: together[i]) == 1
     assert all(s < 0 for s in together)
+    tokens = lambda text, bos: len(solver.llm.tokenize(text.encode(), add_bos=bos, special=True))  # noqa: E731
+    assert together.prompt_tokens == tokens(prompt, True) + sum(tokens(c, False) for c in conts)
 
 
 def test_complete_and_constrained_choice(solver):
@@ -50,6 +52,7 @@ def test_complete_and_constrained_choice(solver):
     assert solver.complete(prompt, max_tokens=8, stop=["\n"]).text == free.text  # deterministic
     lps = solver.label_logprobs(prompt, ["A", "B"])
     assert len(lps) == 2 and all(lp < 0 for lp in lps)
+    assert lps.prompt_tokens == free.prompt_tokens  # the same chat-formatted prompt, read once
 
 
 def test_cgr_run_limit_40_end_to_end(tmp_path):

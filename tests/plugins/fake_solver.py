@@ -6,7 +6,7 @@ contains ``FAKE_FAVOURITE``. Real-path tests use the real llama solver.
 
 from __future__ import annotations
 
-from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.api import Completion, Scores, SolverConfig
 from cgr.kernel.hookspecs import hookimpl
 
 FAKE_FAVOURITE = "Paris"
@@ -36,7 +36,10 @@ class FakeSolver:
 
     def logprobs(self, prompt, continuations):
         self.calls.append(("logprobs", prompt))
-        return [0.0 if FAKE_FAVOURITE in c else -10.0 for c in continuations]
+        # Scores says what the scoring read (characters stand in for tokens, as in complete);
+        # label_logprobs returns a plain list, which stays valid (tokens unknown: 0).
+        return Scores([0.0 if FAKE_FAVOURITE in c else -10.0 for c in continuations],
+                      prompt_tokens=len(prompt) + sum(len(c) for c in continuations))
 
 
 @hookimpl

@@ -190,6 +190,7 @@ def test_label_logprobs_sum_spellings_and_floor_missing_labels(stub):
     assert stub.posts()[-1]["body"]["top_logprobs"] == 20 and stub.posts()[-1]["body"]["max_tokens"] == 1
     got = make(stub, mode="completions").label_logprobs("Which?", [" Paris", "Berlin", "Q"])
     assert got == pytest.approx([-0.2, -2.5, LOGPROB_FLOOR])
+    assert got.prompt_tokens == len(openai_stub.tokenize("Which?"))  # from the reply's usage
 
 
 @pytest.mark.parametrize("alignment", ["aligned", "shifted"])
@@ -200,6 +201,9 @@ def test_logprobs_sum_the_continuation_tokens(stub, alignment):
     assert got == pytest.approx([-0.2, -1.2, -2.5, 0.0])
     assert solver.info()["echo_alignment"] == alignment
     assert len(stub.posts()) == 2 + 4  # the alignment probe once, then one echo per continuation
+    # tokens read: each echo request's prompt and continuation (the stub's tokenizer)
+    assert got.prompt_tokens == sum(len(openai_stub.tokenize(CLOZE + c)) for c in [" Paris", " Paris is", " Berlin"]) \
+        + len(openai_stub.tokenize(CLOZE))
     assert make(stub).logprobs("Answer: Par", ["is"]) == pytest.approx([-0.2])  # a straddling token
 
 
