@@ -1,13 +1,16 @@
-"""Bundles: a JSONL file of items plus a manifest. Every error names file, line and field."""
+"""Bundles: a JSONL (or msgpack) file of items plus a manifest. Every error names file, line (or
+item) and field."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cgr.kernel.records import Item
@@ -15,12 +18,20 @@ from cgr.kernel.records import Item
 DEFAULT_LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-class BundleError(ValueError):
-    """A bundle that cannot be used; ``str()`` is one line: ``file:line: field: problem``."""
+MSGPACK_SUFFIXES = (".msgpack", ".mpk")
 
-    def __init__(self, path: Path | str, line: int | None, field: str | None, problem: str):
-        self.path, self.line, self.field, self.problem = str(path), line, field, problem
-        where = self.path if line is None else f"{self.path}:{line}"
+
+class BundleError(ValueError):
+    """A bundle that cannot be used; ``str()`` is one line: ``file:line: field: problem`` (for a
+    msgpack bundle ``file: item N: field: problem``, N counted from 1)."""
+
+    def __init__(self, path: Path | str, line: int | None, field: str | None, problem: str,
+                 unit: str = "line"):
+        self.path, self.line, self.field, self.problem, self.unit = str(path), line, field, problem, unit
+        if line is None:
+            where = self.path
+        else:
+            where = f"{self.path}:{line}" if unit == "line" else f"{self.path}: {unit} {line}"
         super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
 
 
@@ -110,37 +121,59 @@ def _problem_of(err: dict) -> str:
     return msg
 
 
-def parse_item(obj: object, path: Path | str, line: int) -> Item:
-    """Validate one decoded JSON value as an item or raise BundleError naming the field."""
+def parse_item(obj: object, path: Path | str, line: int, unit: str = "line") -> Item:
+    """Validate one decoded value as an item or raise BundleError naming the field."""
     if not isinstance(obj, dict):
-        raise BundleError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
+        wanted = "a JSON object" if unit == "line" else "a map"
+        raise BundleError(path, line, None, f"expected {wanted}, got {type(obj).__name__}", unit)
     try:
         return ItemModel.model_validate(obj).to_item()
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise BundleError(path, line, _field_of(err), _problem_of(err)) from None
+        raise BundleError(path, line, _field_of(err), _problem_of(err), unit) from None
+
+
+def is_msgpack(path: Path | str) -> bool:
+    """Whether ``path`` names a msgpack bundle (by its suffix); anything else is read as JSONL."""
+    return Path(path).suffix.lower() in MSGPACK_SUFFIXES
+
+
+def _raw_items(path: Path, data: bytes) -> Iterator[tuple[int, object]]:
+    """(line or item number, decoded value) for each item of a JSONL or msgpack bundle."""
+    if is_msgpack(path):
+        try:
+            values = msgspec.msgpack.decode(data)
+        except msgspec.DecodeError as exc:
+            raise BundleError(path, None, None, f"invalid msgpack: {exc}") from None
+        if not isinstance(values, list):
+            raise BundleError(path, None, None, f"expected a msgpack array of items, got {type(values).__name__}")
+        yield from enumerate(values, start=1)
+        return
+    for lineno, raw in enumerate(data.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield lineno, json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BundleError(path, lineno, None, f"invalid JSON: {exc}") from None
 
 
 def load_bundle(path: Path | str | None = None) -> Bundle:
-    """Load and validate a JSONL bundle (default: the shipped sample). Stops at the first bad line."""
+    """Load and validate a bundle (default: the shipped sample): JSONL, or a msgpack array of items
+    for a ``.msgpack``/``.mpk`` file. Stops at the first bad item."""
     path = Path(path) if path is not None else sample_bundle_path()
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BundleError(path, None, None, f"cannot read: {exc.strerror or exc}") from None
+    unit = "item" if is_msgpack(path) else "line"
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for lineno, raw in enumerate(data.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BundleError(path, lineno, None, f"invalid JSON: {exc}") from None
-        item = parse_item(obj, path, lineno)
+    for where, obj in _raw_items(path, data):
+        item = parse_item(obj, path, where, unit)
         if item.id in seen:
-            raise BundleError(path, lineno, "id", f"duplicate id {item.id!r} (first on line {seen[item.id]})")
-        seen[item.id] = lineno
+            raise BundleError(path, where, "id", f"duplicate id {item.id!r} (first on {unit} {seen[item.id]})", unit)
+        seen[item.id] = where
         items.append(item)
     if not items:
         raise BundleError(path, None, None, "no items")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from cgr.kernel import __version__
+from cgr.kernel.adapters import ADAPTERS
 from cgr.kernel.api import SolverError
 from cgr.kernel.bundle import BundleError
 from cgr.kernel.config import MAX_CALLS_MAX, MEMORY_MB_RANGE, OUTPUT_KB_RANGE, TIMEOUT_S_MAX
@@ -247,6 +248,65 @@ def _load_item(path: Path) -> dict:
             labels = obj.get("labels") or list(DEFAULT_LABELS[: len(obj["choices"])])
             obj["answer"] = labels[0] if isinstance(labels, list) and labels else "A"
     return parse_item(obj, path, 1).guest_view()
+
+
+# ---------------------------------------------------------------------------------- bundle ----
+@main.group()
+def bundle():
+    """Check bundles and convert known formats into bundles."""
+
+
+@bundle.command("check")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bundle_check(path, as_json):
+    """Validate a bundle (JSONL or msgpack) and summarize it; a bad item is one error line, exit 1."""
+    from cgr.kernel.adapters import describe
+    from cgr.kernel.bundle import load_bundle
+
+    b = load_bundle(path)
+    summary = {**b.describe(), **describe(b.items)}
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"{path}: {summary['count']} valid items, sha256 {summary['sha256'][:16]}…, "
+               f"manifest: {'yes' if b.manifest else 'none'}")
+    for name in ("tasks", "options", "gold_position"):
+        click.echo(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in summary[name].items()))
+    click.echo(f"  with context: {summary['with_context']}")
+
+
+@bundle.command("convert", epilog="\b\nFormats:\n" + "\n".join(
+    f"  {a.name:<11} {a.description}" for a in ADAPTERS.values()))
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "fmt", required=True, type=click.Choice(list(ADAPTERS)),
+              help="Source format (listed below).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Bundle to write: .msgpack/.mpk for msgpack, else JSONL; manifest.json is written beside it.")
+@click.option("--dataset", help="Dataset name of the items (default: the format's).")
+@click.option("--task", help="Task of every item (default: per row where the format has one, else the dataset).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of per-item option shuffles (sciq).")
+@click.option("--skip-invalid", is_flag=True, help="Skip rows that cannot be converted (each is listed) instead of stopping.")
+@click.option("--name", help="Bundle name for the manifest (default: the output's stem).")
+@click.option("--bundle-version", default="1", show_default=True, help="Bundle version for the manifest.")
+@click.option("--license", "license_", help="License of the source data, for the manifest.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output and manifest.json.")
+def bundle_convert(source, fmt, out, dataset, task, seed, skip_invalid, name, bundle_version, license_, force):
+    """Convert SOURCE (JSONL, JSON array, msgpack, Parquet; CSV for mmlu-csv) into a cgr bundle."""
+    from cgr.kernel.adapters import convert, write_bundle
+
+    result = convert(source, fmt, dataset=dataset, task=task, seed=seed, skip_invalid=skip_invalid)
+    for err in result.skipped:
+        click.echo(f"skipped: {err}", err=True)
+    manifest = {"name": name or out.stem, "version": bundle_version, "source": str(source), "format": fmt,
+                "license": license_, "converted_by": f"cgr {__version__}", "seed": seed,
+                "rows": result.rows, "skipped": len(result.skipped)}
+    try:
+        manifest_path = write_bundle(result.items, out, manifest, force=force)
+    except FileExistsError as exc:
+        raise _UserError(str(exc)) from None
+    click.echo(f"{out}: {len(result.items)} items from {result.rows} rows ({len(result.skipped)} skipped); "
+               f"manifest: {manifest_path}")
 
 
 # ---------------------------------------------------------------------------------- sandbox ---
