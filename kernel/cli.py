@@ -80,10 +80,12 @@ def main() -> None:
 @click.option("--fuel", type=click.IntRange(min=1), help="Per-scaffold CPU fuel (off by default; exhaustion is status fuel).")
 @click.option("--budget-baseline", is_flag=True,
               help="Also answer each item by self-consistency with as many direct samples as the scaffold made solver calls.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Items processed at once (for served models; records stay in bundle order).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
 def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
-        timeout_s, max_calls, memory_mb, max_output_kb, fuel, budget_baseline, resume, quiet):
+        timeout_s, max_calls, memory_mb, max_output_kb, fuel, budget_baseline, workers, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
 
@@ -96,6 +98,7 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator
             bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
             solver_options=_options(solver_options),
             generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
+            workers=workers,
             limits=SandboxLimits(timeout_s=timeout_s, max_calls=max_calls, memory_mb=memory_mb,
                                  max_output_bytes=max_output_kb * 1024, fuel=fuel),
             budget_baseline=budget_baseline,

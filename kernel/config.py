@@ -50,5 +50,6 @@ class RunConfig(BaseModel):
     budget_baseline: bool = False  # also run the call-budget-matched self-consistency baseline
     budget_temperature: float = Field(0.7, gt=0, le=2)
     seed: int = 0
+    workers: int = Field(1, ge=1, le=64)  # items processed at once (records still in bundle order)
     limits: SandboxLimits = SandboxLimits()
     resume: bool = False

@@ -12,8 +12,12 @@ import hashlib
 import platform
 import sys
 import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
@@ -357,8 +361,7 @@ def run(
         on_start(store.manifest, len(todo), len(items) - len(todo))
     written: list[Record] = []
     try:
-        for i, item in enumerate(todo, start=1):
-            record = engine.process(item)
+        for i, record in enumerate(_process_in_order(engine, todo, config.workers), start=1):
             store.append(record)
             written.append(record)
             if progress:
@@ -369,3 +372,26 @@ def run(
     complete = all(it.id in store.done for it in items)
     store.close("complete" if complete else "partial")
     return RunSummary(str(config.out), len(written), len(items) - len(todo), len(store.done), written)
+
+
+def _process_in_order(engine: Engine, items: list[Item], workers: int) -> Iterator[Record]:
+    """Each item's record, in the items' order; with ``workers`` > 1, up to that many items are
+    processed at once (threads: the solvers and the sandbox are thread-safe), at most
+    2 x ``workers`` ahead of the last record yielded. On an error the items not yet started are
+    cancelled and the ones in flight finish unrecorded (``--resume`` redoes them)."""
+    if workers <= 1:
+        for item in items:
+            yield engine.process(item)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cgr-item")
+    try:
+        queue = iter(items)
+        pending = deque(pool.submit(engine.process, item) for item in islice(queue, 2 * workers))
+        while pending:
+            record = pending.popleft().result()
+            for item in queue:  # keep the window full: at most one new item per record
+                pending.append(pool.submit(engine.process, item))
+                break
+            yield record
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,6 +1,7 @@
 """The pipeline end to end with the real sandbox and the test-only fake solver (fast)."""
 
 import json
+import threading
 
 import msgspec
 import pytest
@@ -224,3 +225,72 @@ def test_scoring_calls_count_their_tokens(plugins, toy_bundle, tmp_path):
         assert [c.prompt_tokens for c in trace] == [len(c.prompt) + len(c.options["continuations"][0]) for c in trace]
         assert rec.assisted.prompt_tokens == sum(c.prompt_tokens for c in trace) > 0
         assert rec.direct.prompt_tokens == 0  # label_logprobs returned a plain list: unknown, not guessed
+
+
+def many_items(path, n=13):
+    rows = [{"id": f"q{i:02d}", "dataset": "toy", "task": f"t{i % 3}", "question": f"Which one is Paris ({i})?",
+             "choices": ["Rome", "Paris", "Oslo"] if i % 2 else ["Paris", "Lima", "Oslo", "Bern"],
+             "answer": "B" if i % 3 else "A"} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def without_timings(line: str) -> dict:
+    rec = json.loads(line)
+    for ch in ("direct", "assisted", "generator_side"):
+        rec[ch].pop("latency_s", None)
+        for call in rec[ch].get("trace") or ():
+            call.pop("latency_s", None)
+    return rec
+
+
+def test_workers_give_the_same_records_in_bundle_order(plugins, tmp_path):
+    bundle = many_items(tmp_path / "many.jsonl")
+    run(config(bundle, tmp_path / "one"), plugins=plugins)
+    summary = run(config(bundle, tmp_path / "four", workers=4), plugins=plugins)
+    assert summary.written == 13
+    one = (tmp_path / "one" / "records.jsonl").read_text().splitlines()
+    four = (tmp_path / "four" / "records.jsonl").read_text().splitlines()
+    assert [without_timings(x) for x in four] == [without_timings(x) for x in one]
+    assert [json.loads(x)["item_id"] for x in four] == [f"q{i:02d}" for i in range(13)]
+
+
+class RendezvousSolver(FakeSolver):
+    """Its first two direct answers wait for each other: they can only both return if two items
+    are in flight at once (a sequential run would break the barrier after its timeout)."""
+
+    def __init__(self):
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=60)
+        self.waits = 0
+        self.lock = threading.Lock()
+
+    def complete(self, prompt, **kw):
+        with self.lock:
+            self.waits += 1
+            wait = self.waits <= 2
+        if wait:
+            self.barrier.wait()
+        return super().complete(prompt, **kw)
+
+
+def test_workers_really_run_items_at_once(plugins, tmp_path):
+    cfg = config(many_items(tmp_path / "many.jsonl", n=4), tmp_path / "run", workers=2)
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = RendezvousSolver()
+    summary = run(cfg, engine=engine)
+    assert not engine.solver.barrier.broken  # broken (and recorded as direct errors) if run one by one
+    assert summary.written == 4 and all(r.direct.error is None for r in summary.records)
+
+
+def test_a_failure_with_workers_keeps_the_records_before_it_and_resume_finishes(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run", workers=3)
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = DownSolver()  # fails on geo-2, the second item; sci-1 may finish meanwhile
+    with pytest.raises(SolverError, match="connection refused"):
+        run(cfg, engine=engine)
+    assert [r.item_id for r in read_records(tmp_path / "run")] == ["geo-1"]
+    engine.solver = FakeSolver()
+    summary = run(cfg.model_copy(update={"resume": True}), engine=engine)
+    assert summary.written == 2
+    assert [r.item_id for r in read_records(tmp_path / "run")] == ["geo-1", "geo-2", "sci-1"]
