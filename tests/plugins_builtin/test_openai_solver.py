@@ -338,3 +338,24 @@ def test_real_server_complete_choices_and_labels(llama_server):
 def test_real_server_conforms_to_the_solver_protocol(llama_server, cgr_check_solver):
     said = cgr_check_solver(real(llama_server))
     assert said["info"]["backend"] == "openai-compatible"
+
+
+def test_a_run_with_workers_against_the_server_matches_a_sequential_one(stub, toy_bundle, tmp_path):
+    from cgr.kernel.config import RunConfig
+    from cgr.kernel.pipeline import run
+
+    def records(out, workers):
+        cfg = RunConfig(bundle=toy_bundle, out=out, solver="openai", model=MODEL_ID, workers=workers,
+                        solver_options={"base_url": stub.url, "backoff_s": "0.01"})
+        run(cfg, plugins=load_plugins(entry_points=False))
+        rows = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+        for r in rows:
+            for ch in ("direct", "assisted", "generator_side"):
+                r[ch].pop("latency_s", None)
+                for call in r[ch].get("trace") or ():
+                    call.pop("latency_s", None)
+        return rows
+
+    one, three = records(tmp_path / "one", 1), records(tmp_path / "three", 3)
+    assert three == one and [r["item_id"] for r in three] == ["geo-1", "geo-2", "sci-1"]
+    assert all(r["assisted"]["status"] == "ok" and r["assisted"]["prompt_tokens"] > 0 for r in three)
