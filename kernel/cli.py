@@ -155,7 +155,7 @@ def _options(pairs: tuple[str, ...]) -> dict:
 # ---------------------------------------------------------------------------------- report ----
 @main.command()
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @click.option("--tau", type=float, default=0.30, show_default=True, help="Direct-signal gate A_b > tau.")
 @click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -173,6 +173,8 @@ def report(dirs, fmt, tau, resamples, seed):
     rep = stats.report(records, tau=tau, resamples=resamples, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(rep, indent=2))
+    elif fmt == "markdown":
+        click.echo(stats.format_markdown(rep))
     else:
         click.echo(stats.format_table(rep))
 

@@ -176,8 +176,9 @@ def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = 
     }
 
 
-def format_table(rep: dict) -> str:
-    """A plain-text per-task table of direct vs assisted accuracy with mean solver calls and tokens."""
+def _cell_rows(rep: dict) -> tuple[list[tuple[str, ...]], int]:
+    """The per-cell table (header first) shared by the text and Markdown formats, and how many
+    leading columns are text (left-aligned)."""
     budget = any(c["budget_acc"] is not None for c in rep["cells"])
     # the generator column only where there is a choice to tell apart
     gens = len({c["generator"] for c in rep["cells"]}) > 1
@@ -202,6 +203,24 @@ def format_table(rep: dict) -> str:
                 str(c["flagged"]),
             )
         )
+    return rows, n_text
+
+
+def _partition_parts(p: dict) -> tuple[str, str, str]:
+    """(delta with its interval, McNemar p, the budget-matched comparison) of one partition."""
+    delta = f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]"
+    pval = "" if p["mcnemar_p"] is None else f"{p['mcnemar_p']:.3g}"
+    budget = ""
+    if "macro_budget" in p:
+        budget = (f"{p['macro_budget']:.3f}: delta={p['delta_vs_budget']:+.3f} "
+                  f"[{p['ci_low_vs_budget']:+.3f}, {p['ci_high_vs_budget']:+.3f}]")
+    return delta, pval, budget
+
+
+def format_table(rep: dict) -> str:
+    """A plain-text per-task table of direct vs assisted accuracy with mean solver calls and tokens."""
+    rows, n_text = _cell_rows(rep)
+    header = rows[0]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(v.ljust(w) if i < n_text else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
              for r in rows]
@@ -211,15 +230,39 @@ def format_table(rep: dict) -> str:
         if not p["n_cells"]:
             lines.append(f"{name:<17} no cells")
             continue
-        pval = "" if p["mcnemar_p"] is None else f"  McNemar p={p['mcnemar_p']:.3g}"
-        if "macro_budget" in p:
-            pval += (f"\n{'':<17} vs budget-matched self-consistency {p['macro_budget']:.3f}: "
-                     f"delta={p['delta_vs_budget']:+.3f} [{p['ci_low_vs_budget']:+.3f}, {p['ci_high_vs_budget']:+.3f}]")
+        delta, pval, budget = _partition_parts(p)
+        pval = f"  McNemar p={pval}" if pval else ""
+        if budget:
+            pval += f"\n{'':<17} vs budget-matched self-consistency {budget}"
         lines.append(
             f"{name:<17} cells={p['n_cells']:<3} macro direct={p['macro_direct']:.3f} "
-            f"assisted={p['macro_assisted']:.3f} delta={p['delta']:+.3f} "
-            f"[{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]{pval}"
+            f"assisted={p['macro_assisted']:.3f} delta={delta}{pval}"
         )
     if rep["regressions"]:
         lines.append("regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"]))
     return "\n".join(lines)
+
+
+def format_markdown(rep: dict) -> str:
+    """The same report as Markdown tables (cells, then partitions), e.g. for a paper's appendix."""
+    rows, n_text = _cell_rows(rep)
+
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    out = [line(rows[0]), "|" + "|".join("---" if i < n_text else "---:" for i in range(len(rows[0]))) + "|"]
+    out += [line(r) for r in rows[1:]]
+    budget = any("macro_budget" in p for p in rep["partitions"].values())
+    head = ["partition", "cells", "macro direct", "macro assisted", "delta [95% CI]", "McNemar p"]
+    out += ["", line(head + (["vs budget-matched"] if budget else [])),
+            "|---|---:|---:|---:|---|---:|" + ("---|" if budget else "")]
+    for name, p in rep["partitions"].items():
+        if not p["n_cells"]:
+            out.append(line([name, 0, "-", "-", "-", "-"] + (["-"] if budget else [])))
+            continue
+        delta, pval, vs_budget = _partition_parts(p)
+        out.append(line([name, p["n_cells"], f"{p['macro_direct']:.3f}", f"{p['macro_assisted']:.3f}", delta,
+                         pval or "-"] + ([vs_budget or "-"] if budget else [])))
+    if rep["regressions"]:
+        out += ["", "Regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"])]
+    return "\n".join(out)

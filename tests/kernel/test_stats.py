@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from cgr.kernel.records import AssistedChannel, DirectChannel, GeneratorChannel, Record
-from cgr.kernel.stats import cells, format_table, paired_bootstrap, partitions, report
+from cgr.kernel.stats import cells, format_markdown, format_table, paired_bootstrap, partitions, report
 
 
 def rec(task, d, a, i=0, solver="s"):
@@ -71,3 +71,18 @@ def test_cells_keep_solver_models_and_generators_apart():
                     ("llama/gemma3-270m", "llm/smollm2-135m"): 1}
     assert rep["partitions"]["all"]["n_cells"] == 3
     assert "llm/smollm2-135m" in format_table(rep)
+
+
+def test_markdown_has_the_same_numbers_as_the_text_table():
+    records = make({"up": [(0, 1), (1, 1)], "down": [(1, 0), (1, 1)], "z": [(0, 0), (0, 0)]})
+    rep = report(records, resamples=200)
+    md = format_markdown(rep).splitlines()
+    assert md[0] == "| solver | task | n | direct | assisted | gen | calls d/a | tokens d/a | no-ans d/a | flagged |"
+    assert md[1] == "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    assert "| s | down | 2 | 1.00 | 0.50 | - | 1.0/3.0 | 0/0 | 0/0 | 0 |" in md
+    p = rep["partitions"]["nonzero_baseline"]
+    row = next(x for x in md if x.startswith("| nonzero_baseline |"))
+    assert row == (f"| nonzero_baseline | 2 | {p['macro_direct']:.3f} | {p['macro_assisted']:.3f} | "
+                   f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] | {p['mcnemar_p']:.3g} |")
+    assert f"delta={p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" in format_table(rep)
+    assert md[-1] == "Regressions (assisted < direct): down"
