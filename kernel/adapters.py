@@ -77,6 +77,8 @@ def _labelled_choices(row: dict, question_key: str) -> tuple[str, list[str], lis
     original = [str(lbl).strip() for lbl in choices["label"]]
     if len(texts) != len(original):
         raise RowError("choices", f"{len(texts)} texts for {len(original)} labels")
+    if len(set(original)) != len(original):
+        raise RowError("choices", f"duplicate labels {original}")
     labels, answer, meta = _relettered(texts, original, _text(row, "answerKey"))
     return question, texts, labels, answer, meta
 
@@ -97,6 +99,9 @@ def _openbookqa(row: dict, ctx: Context) -> dict:
 def _sciq(row: dict, ctx: Context) -> dict:
     question, correct = _text(row, "question"), _text(row, "correct_answer")
     options = [correct] + [_text(row, f"distractor{i}") for i in (1, 2, 3)]
+    for i, option in enumerate(options[1:], start=1):
+        if option in options[:i]:
+            raise RowError(f"distractor{i}", f"{option!r} repeats another option (the gold would be ambiguous)")
     item_id = _text(row, "id", required=False) or f"sciq-{ctx.number:05d}"
     # A deterministic per-item shuffle (the source always lists the correct answer first).
     order = sorted(range(4), key=lambda i: hashlib.sha256(f"{ctx.seed}:{item_id}:{i}:{options[i]}".encode()).digest())

@@ -49,6 +49,9 @@ def test_a_row_that_cannot_be_converted_names_file_line_and_field(tmp_path):
         f"{src}:2: answerKey: '9' is not one of the choice labels ['1', '2', '3']",
         f"{src}:3: question: missing or empty",
     ]
+    twice = {**ARC[0], "choices": {"text": ["a", "b"], "label": ["A", "A"]}, "answerKey": "A"}
+    with pytest.raises(BundleError, match=r"twice.jsonl:1: choices: duplicate labels \['A', 'A'\]"):
+        convert(jsonl(tmp_path / "twice.jsonl", [twice]), "arc")
     dup = jsonl(tmp_path / "dup.jsonl", [ARC[0], ARC[0]])
     with pytest.raises(BundleError, match=r"dup.jsonl:2: id: duplicate id 'Mercury_1' \(first on line 1\)"):
         convert(dup, "arc")
@@ -77,6 +80,9 @@ def test_sciq_shuffles_deterministically_and_tracks_the_answer(tmp_path):
     assert len({it.labels.index(it.answer) for it in first}) > 1  # not always first
     assert [it.choices for it in first] != [it.choices for it in other]
     assert first[3].id == "sciq-00004"
+    bad = jsonl(tmp_path / "bad.jsonl", [{**rows[0], "distractor2": "right0"}])
+    with pytest.raises(BundleError, match=r"bad.jsonl:1: distractor2: 'right0' repeats another option"):
+        convert(bad, "sciq")
 
 
 def test_mmlu_rows_from_a_json_array_and_the_original_csv(tmp_path):
