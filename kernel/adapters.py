@@ -12,14 +12,13 @@ import csv
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 
-from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, is_msgpack, parse_item
+from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, is_msgpack, item_counts, parse_item
 from cgr.kernel.records import Item
 
 
@@ -312,9 +311,8 @@ def write_bundle(items: list[Item], out: Path | str, manifest: dict, *, force: b
         data = msgspec.msgpack.encode(items)
     else:
         data = b"".join(msgspec.json.encode(item) + b"\n" for item in items)
-    tasks = Counter(f"{it.dataset}/{it.task}" for it in items)
-    full = {**manifest, "count": len(items), "sha256": hashlib.sha256(data).hexdigest(),
-            "tasks": dict(sorted(tasks.items()))}
+    counts = item_counts(items)
+    full = {**manifest, "count": counts["count"], "sha256": hashlib.sha256(data).hexdigest(), "tasks": counts["tasks"]}
     _atomic_write(out, data)
     _atomic_write(manifest_path, json.dumps(full, indent=2, ensure_ascii=False).encode() + b"\n")
     return manifest_path
@@ -324,14 +322,3 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-
-
-def describe(items: list[Item]) -> dict:
-    """What ``cgr bundle check`` reports: counts per task, per number of options, per gold position."""
-    return {
-        "count": len(items),
-        "tasks": dict(sorted(Counter(f"{it.dataset}/{it.task}" for it in items).items())),
-        "options": {str(k): v for k, v in sorted(Counter(len(it.choices) for it in items).items())},
-        "gold_position": {str(k): v for k, v in sorted(Counter(it.labels.index(it.answer) + 1 for it in items).items())},
-        "with_context": sum(1 for it in items if it.context),
-    }

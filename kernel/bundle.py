@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -90,6 +91,10 @@ class Bundle:
     manifest: dict
     sha256: str
 
+    def summary(self) -> dict:
+        """What ``cgr bundle check`` reports: :meth:`describe` plus :func:`item_counts`."""
+        return {**self.describe(), **item_counts(self.items)}
+
     def describe(self) -> dict:
         """What the run manifest records about the bundle."""
         return {
@@ -99,6 +104,20 @@ class Bundle:
             "sha256": self.sha256,
             "count": len(self.items),
         }
+
+
+def item_counts(items: list[Item]) -> dict:
+    """Counts per dataset/task, per number of options and per gold position (from 1)."""
+    def counted(values) -> dict:
+        return {str(k): v for k, v in sorted(Counter(values).items())}
+
+    return {
+        "count": len(items),
+        "tasks": counted(f"{it.dataset}/{it.task}" for it in items),
+        "options": counted(len(it.choices) for it in items),
+        "gold_position": counted(it.labels.index(it.answer) + 1 for it in items),
+        "with_context": sum(1 for it in items if it.context),
+    }
 
 
 def sample_bundle_path() -> Path:

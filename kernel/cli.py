@@ -266,11 +266,10 @@ def bundle():
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def bundle_check(path, as_json):
     """Validate a bundle (JSONL or msgpack) and summarize it; a bad item is one error line, exit 1."""
-    from cgr.kernel.adapters import describe
     from cgr.kernel.bundle import load_bundle
 
     b = load_bundle(path)
-    summary = {**b.describe(), **describe(b.items)}
+    summary = b.summary()
     if as_json:
         click.echo(json.dumps(summary))
         return

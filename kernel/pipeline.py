@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
@@ -361,11 +362,12 @@ def run(
         on_start(store.manifest, len(todo), len(items) - len(todo))
     written: list[Record] = []
     try:
-        for i, record in enumerate(_process_in_order(engine, todo, config.workers), start=1):
-            store.append(record)
-            written.append(record)
-            if progress:
-                progress(i, len(todo), record)
+        with closing(_process_in_order(engine, todo, config.workers)) as records:
+            for i, record in enumerate(records, start=1):
+                store.append(record)
+                written.append(record)
+                if progress:
+                    progress(i, len(todo), record)
     except BaseException:
         store.close("interrupted")
         raise
