@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, is_msgpack, item_counts, parse_item
+from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, is_msgpack, item_counts, parse_item, read_values
 from cgr.kernel.records import Item
 
 
@@ -184,34 +184,15 @@ def read_rows(path: Path, fmt: str) -> tuple[str, Iterator[tuple[int, object]]]:
                                             "JSONL, a JSON array, msgpack or Parquet")
     if suffix == ".parquet":
         return "row", _parquet_rows(path)
-    if is_msgpack(path):
-        try:
-            values = msgspec.msgpack.decode(data)
-        except msgspec.DecodeError as exc:
-            raise BundleError(path, None, None, f"invalid msgpack: {exc}") from None
-        return "item", _array_rows(path, values, "msgpack")
     if suffix == ".json":
         try:
             values = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BundleError(path, getattr(exc, "lineno", None), None, f"invalid JSON: {exc}") from None
-        return "item", _array_rows(path, values, "JSON")
-    return "line", _jsonl_rows(path, data)
-
-
-def _array_rows(path: Path, values: object, kind: str) -> Iterator[tuple[int, object]]:
-    if not isinstance(values, list):
-        raise BundleError(path, None, None, f"expected a {kind} array of rows, got {type(values).__name__}")
-    yield from enumerate(values, start=1)
-
-
-def _jsonl_rows(path: Path, data: bytes) -> Iterator[tuple[int, object]]:
-    for lineno, raw in enumerate(data.splitlines(), start=1):
-        if raw.strip():
-            try:
-                yield lineno, json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise BundleError(path, lineno, None, f"invalid JSON: {exc}") from None
+        if not isinstance(values, list):
+            raise BundleError(path, None, None, f"expected a JSON array of rows, got {type(values).__name__}")
+        return "item", enumerate(values, start=1)
+    return read_values(path, data)  # JSONL, or a msgpack array
 
 
 def _csv_rows(path: Path, data: bytes) -> Iterator[tuple[int, object]]:

@@ -157,17 +157,21 @@ def is_msgpack(path: Path | str) -> bool:
     return Path(path).suffix.lower() in MSGPACK_SUFFIXES
 
 
-def _raw_items(path: Path, data: bytes) -> Iterator[tuple[int, object]]:
-    """(line or item number, decoded value) for each item of a JSONL or msgpack bundle."""
-    if is_msgpack(path):
-        try:
-            values = msgspec.msgpack.decode(data)
-        except msgspec.DecodeError as exc:
-            raise BundleError(path, None, None, f"invalid msgpack: {exc}") from None
-        if not isinstance(values, list):
-            raise BundleError(path, None, None, f"expected a msgpack array of items, got {type(values).__name__}")
-        yield from enumerate(values, start=1)
-        return
+def read_values(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, object]]]:
+    """The unit ("line" or "item") and (number, decoded value) pairs of a JSONL file, or of a
+    msgpack file holding an array (numbers from 1; blank JSONL lines are skipped)."""
+    if not is_msgpack(path):
+        return "line", _jsonl_values(path, data)
+    try:
+        values = msgspec.msgpack.decode(data)
+    except msgspec.DecodeError as exc:
+        raise BundleError(path, None, None, f"invalid msgpack: {exc}") from None
+    if not isinstance(values, list):
+        raise BundleError(path, None, None, f"expected a msgpack array, got {type(values).__name__}")
+    return "item", enumerate(values, start=1)
+
+
+def _jsonl_values(path: Path, data: bytes) -> Iterator[tuple[int, object]]:
     for lineno, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -185,10 +189,10 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
         data = path.read_bytes()
     except OSError as exc:
         raise BundleError(path, None, None, f"cannot read: {exc.strerror or exc}") from None
-    unit = "item" if is_msgpack(path) else "line"
+    unit, values = read_values(path, data)
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for where, obj in _raw_items(path, data):
+    for where, obj in values:
         item = parse_item(obj, path, where, unit)
         if item.id in seen:
             raise BundleError(path, where, "id", f"duplicate id {item.id!r} (first on {unit} {seen[item.id]})", unit)

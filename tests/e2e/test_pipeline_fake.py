@@ -12,6 +12,7 @@ from cgr.kernel.pipeline import Engine, run
 from cgr.kernel.records import Record
 from cgr.kernel.store import read_records
 from tests.plugins.fake_solver import FakeSolver
+from tests.records import records_without_timings
 
 
 def config(bundle, out, **kw):
@@ -235,24 +236,14 @@ def many_items(path, n=13):
     return path
 
 
-def without_timings(line: str) -> dict:
-    rec = json.loads(line)
-    for ch in ("direct", "assisted", "generator_side"):
-        rec[ch].pop("latency_s", None)
-        for call in rec[ch].get("trace") or ():
-            call.pop("latency_s", None)
-    return rec
-
-
 def test_workers_give_the_same_records_in_bundle_order(plugins, tmp_path):
     bundle = many_items(tmp_path / "many.jsonl")
     run(config(bundle, tmp_path / "one"), plugins=plugins)
     summary = run(config(bundle, tmp_path / "four", workers=4), plugins=plugins)
     assert summary.written == 13
-    one = (tmp_path / "one" / "records.jsonl").read_text().splitlines()
-    four = (tmp_path / "four" / "records.jsonl").read_text().splitlines()
-    assert [without_timings(x) for x in four] == [without_timings(x) for x in one]
-    assert [json.loads(x)["item_id"] for x in four] == [f"q{i:02d}" for i in range(13)]
+    four = records_without_timings(tmp_path / "four")
+    assert four == records_without_timings(tmp_path / "one")
+    assert [r["item_id"] for r in four] == [f"q{i:02d}" for i in range(13)]
 
 
 class RendezvousSolver(FakeSolver):

@@ -26,6 +26,7 @@ from cgr.plugins.openai_solver import (
 )
 from tests.plugins_builtin import openai_stub
 from tests.plugins_builtin.openai_stub import MODEL_ID, Stub, logprob
+from tests.records import records_without_timings
 
 ENV_NAMES = ("CGR_OPENAI_BASE_URL", "CGR_OPENAI_MODE", "CGR_OPENAI_TIMEOUT", "CGR_OPENAI_MAX_RETRIES",
              "CGR_OPENAI_API_KEY", "OPENAI_API_KEY")
@@ -348,13 +349,7 @@ def test_a_run_with_workers_against_the_server_matches_a_sequential_one(stub, to
         cfg = RunConfig(bundle=toy_bundle, out=out, solver="openai", model=MODEL_ID, workers=workers,
                         solver_options={"base_url": stub.url, "backoff_s": "0.01"})
         run(cfg, plugins=load_plugins(entry_points=False))
-        rows = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
-        for r in rows:
-            for ch in ("direct", "assisted", "generator_side"):
-                r[ch].pop("latency_s", None)
-                for call in r[ch].get("trace") or ():
-                    call.pop("latency_s", None)
-        return rows
+        return records_without_timings(out)
 
     one, three = records(tmp_path / "one", 1), records(tmp_path / "three", 3)
     assert three == one and [r["item_id"] for r in three] == ["geo-1", "geo-2", "sci-1"]
