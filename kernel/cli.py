@@ -238,6 +238,36 @@ def audit(paths, item_path, as_json):
                     click.echo(f"    {f['auditor']}: {f['reason']}")
 
 
+# ---------------------------------------------------------------------------------- replay ----
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The run's bundle, if not where run.json says (its sha256 must match).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N records.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+def replay(run_dir, bundle, limit, as_json):
+    """Re-run a run's scaffolds with their recorded solver replies (no model); exit 1 if any differs."""
+    from cgr.kernel.replay import replay as replay_run
+    from cgr.kernel.store import StoreError
+
+    n = same = 0
+    try:
+        for r in replay_run(run_dir, bundle=bundle, limit=limit):
+            n += 1
+            same += r.match
+            if as_json:
+                click.echo(json.dumps(r.to_dict()))
+            elif not r.match:
+                click.echo(f"{r.item_id}: recorded {r.recorded}, replayed {r.replayed}"
+                           + (f"; {r.divergence}" if r.divergence else ""))
+    except StoreError as exc:
+        raise _UserError(str(exc)) from None
+    if not as_json:
+        click.echo(f"{n} record(s) replayed without a model: {same} reproduced, {n - same} differ")
+    if same != n:
+        sys.exit(1)
+
+
 def _load_item(path: Path) -> dict:
     """An item file for a single scaffold: a bundle line, or just question/choices (no gold needed)."""
     from cgr.kernel.bundle import DEFAULT_LABELS, parse_item

@@ -1,0 +1,138 @@
+"""Replay a run's scaffolds without a model: each recorded program runs again in the sandbox while
+its solver calls are answered from the record's own call trace, in order.
+
+A scaffold that asks for exactly what it asked before gets exactly the replies it got before, so
+its status, answer and calls must come out the same. When they do not, the record does not
+explain its own assisted answer: the program depends on something besides its calls (the clock,
+say), or the record is incomplete. The first call that differs from the trace (another operation,
+prompt or options, or more calls than recorded) is reported as the divergence.
+
+The replay goes through the pipeline's own assisted channel (``Engine.assisted``) with a
+:class:`TraceSolver` in place of the model, so validation, budgets, extraction and the status
+mapping are the ones the run used. It needs the run's bundle for the items' text (the manifest
+names it and its sha256; ``bundle=`` points elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cgr.kernel.api import Completion, Scaffold, Scores
+from cgr.kernel.bundle import load_bundle
+from cgr.kernel.config import RunConfig
+from cgr.kernel.manager import Plugins, load_plugins
+from cgr.kernel.records import Record, SolverCall
+from cgr.kernel.store import StoreError, read_manifest, read_records
+
+
+class Diverged(RuntimeError):
+    """The replayed program asked for something the trace does not have at this point."""
+
+
+class TraceSolver:
+    """A solver that answers from one record's call trace, in order, and notes the first divergence."""
+
+    name = "trace"
+
+    def __init__(self, trace: list[SolverCall]):
+        self.calls = [c for c in trace if c.op != "extract"]  # extraction runs host-side again
+        self.next = 0
+        self.divergence: str | None = None
+
+    def info(self) -> dict:
+        return {"name": self.name, "model": None}
+
+    def _take(self, op: str, prompt: str, options: dict) -> SolverCall:
+        k = self.next
+        self.next += 1
+        if k >= len(self.calls):
+            problem = f"call {k + 1}: {op} beyond the {len(self.calls)} recorded call(s)"
+        else:
+            rec = self.calls[k]
+            if (rec.op, rec.prompt, rec.options) == (op, prompt, options):
+                if rec.error is not None:
+                    raise _recorded_error(rec.error)
+                return rec
+            problem = (f"call {k + 1}: recorded {rec.op}({_short(rec.prompt)}, {rec.options}), "
+                       f"replayed {op}({_short(prompt)}, {options})")
+        if self.divergence is None:
+            self.divergence = problem
+        raise Diverged(f"replay diverged at {problem}")
+
+    def complete(self, prompt, **options) -> Completion:
+        # the host callback passes exactly the options it records for the call
+        rec = self._take("solve", prompt, options)
+        return Completion(text=str(rec.reply), prompt_tokens=rec.prompt_tokens, completion_tokens=rec.completion_tokens)
+
+    def logprobs(self, prompt, continuations) -> list[float]:
+        rec = self._take("logprobs", prompt, {"continuations": list(continuations)})
+        return Scores(rec.reply or [], prompt_tokens=rec.prompt_tokens)
+
+    def label_logprobs(self, prompt, labels) -> list[float]:  # not reachable from a scaffold
+        raise Diverged("label_logprobs is not a scaffold call")
+
+    def unused(self) -> int:
+        return max(0, len(self.calls) - self.next)
+
+
+def _recorded_error(error: str) -> Exception:
+    """The recorded solver failure again: the host records ``"<Type>: <message>"`` and shows the
+    program ``solver failed: <that>``, so an exception of that name and message reproduces both."""
+    name, _, message = error.partition(": ")
+    if not name.isidentifier():
+        name, message = "RuntimeError", error
+    return type(name, (Exception,), {})(message)
+
+
+def _short(text: str, n: int = 60) -> str:
+    return repr(text if len(text) <= n else text[:n] + "…")
+
+
+@dataclass
+class Replayed:
+    item_id: str
+    match: bool
+    recorded: dict  # status, answer, calls
+    replayed: dict | None  # None when there was no program to run
+    divergence: str | None
+    stdout_match: bool | None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def replay(run_dir: Path | str, *, bundle: Path | str | None = None, limit: int | None = None,
+           plugins: Plugins | None = None) -> Iterator[Replayed]:
+    """Replay every record of ``run_dir`` that has a program (the first ``limit``)."""
+    from cgr.kernel.pipeline import Engine
+
+    manifest = read_manifest(run_dir)
+    records: list[Record] = read_records(run_dir)[:limit]
+    source = bundle or manifest.bundle.get("path")
+    if not source:
+        raise StoreError(f"{run_dir}: the manifest names no bundle; pass --bundle")
+    loaded = load_bundle(source)
+    if manifest.bundle.get("sha256") and loaded.sha256 != manifest.bundle["sha256"]:
+        raise StoreError(f"{source}: not the bundle of this run (sha256 {loaded.sha256[:12]}… vs "
+                         f"{manifest.bundle['sha256'][:12]}… in {Path(run_dir) / 'run.json'})")
+    items = {it.id: it for it in loaded.items}
+    config = RunConfig.model_validate({**manifest.config, "resume": False})
+    engine = Engine(plugins or load_plugins(), TraceSolver([]), None, "trace", "replay", config)
+    for rec in records:
+        was = {"status": rec.assisted.status, "answer": rec.assisted.answer, "calls": rec.assisted.calls}
+        item = items.get(rec.item_id)
+        if item is None:
+            raise StoreError(f"{source}: has no item {rec.item_id!r} (recorded in {run_dir})")
+        if not rec.assisted.program.strip():
+            yield Replayed(rec.item_id, match=True, recorded=was, replayed=None, divergence=None, stdout_match=None)
+            continue
+        engine.solver = solver = TraceSolver(rec.assisted.trace)
+        now = engine.assisted(item, Scaffold(source=rec.assisted.program))
+        got = {"status": now.status, "answer": now.answer, "calls": now.calls}
+        divergence = solver.divergence
+        if divergence is None and solver.unused():
+            divergence = f"made {solver.next} of the {len(solver.calls)} recorded call(s)"
+        yield Replayed(rec.item_id, match=got == was and divergence is None, recorded=was, replayed=got,
+                       divergence=divergence, stdout_match=now.stdout == rec.assisted.stdout)
