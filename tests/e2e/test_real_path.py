@@ -77,6 +77,11 @@ def test_cgr_run_limit_40_end_to_end(tmp_path):
     for task in tasks:
         assert task in proc.stdout
     assert "calls d/a" in proc.stdout and "nonzero_baseline" in proc.stdout
+    # the records explain their assisted answers: replayed from their traces, without the model
+    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "replay", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "40 record(s) replayed without a model: 40 reproduced, 0 differ" in proc.stdout
 
 
 def test_one_model_shared_safely_by_threads(solver):
