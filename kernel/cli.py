@@ -64,6 +64,8 @@ def main() -> None:
 @click.option("--solver-option", "solver_options", multiple=True, metavar="KEY=VALUE",
               help="Solver-specific option (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")
 @click.option("--gpu-layers", type=int, help="Layers to offload (default: all when llama.cpp has a GPU).")
+@click.option("--threads", "n_threads", type=click.IntRange(1, 256),
+              help="Solver CPU threads (default: the CPUs this process may use, at most 8).")
 @click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
 @click.option("--strategy", help="Generator strategy (template: per_option, letter).")
 @click.option("--generator-model", help="Model of a model-backed generator (llm): embedded name or GGUF path.")
@@ -84,7 +86,7 @@ def main() -> None:
               help="Items processed at once (for served models; records stay in bundle order).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
-def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator, strategy, generator_model, direct_mode, seed,
+def run(bundle, limit, out, solver, model, solver_options, gpu_layers, n_threads, generator, strategy, generator_model, direct_mode, seed,
         timeout_s, max_calls, memory_mb, max_output_kb, fuel, budget_baseline, workers, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
@@ -95,7 +97,7 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, generator
 
     try:
         config = RunConfig(
-            bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers,
+            bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers, n_threads=n_threads,
             solver_options=_options(solver_options),
             generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
             workers=workers,
@@ -177,6 +179,30 @@ def report(dirs, fmt, tau, resamples, seed):
         click.echo(stats.format_markdown(rep))
     else:
         click.echo(stats.format_table(rep))
+
+
+@main.command()
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--channel", type=click.Choice(["assisted", "direct", "generator_side"]), default="assisted",
+              show_default=True, help="Which channel of the two runs to compare.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--resamples", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def compare(run_a, run_b, channel, fmt, resamples, seed):
+    """Run B against run A (e.g. two generators or two models) on the items both answered:
+    macro accuracy difference B - A with a paired-bootstrap 95% interval."""
+    from cgr.kernel import stats
+    from cgr.kernel.store import StoreError, read_records
+
+    try:
+        cmp = stats.compare(read_records(run_a), read_records(run_b), channel=channel, resamples=resamples, seed=seed)
+    except (StoreError, ValueError) as exc:
+        raise _UserError(str(exc)) from None
+    if fmt == "json":
+        click.echo(json.dumps(cmp, indent=2))
+    else:
+        click.echo(stats.format_comparison(cmp, str(run_a), str(run_b)))
 
 
 # ---------------------------------------------------------------------------------- plugins ---

@@ -41,6 +41,7 @@ class RunConfig(BaseModel):
     model: str | None = None
     solver_options: dict[str, str] = {}
     gpu_layers: int | None = None
+    n_threads: int | None = Field(None, ge=1, le=256)  # solver CPU threads; None = the CPUs this process may use
     n_ctx: int = Field(2048, ge=256)
     generator: str = "template"
     strategy: str | None = None

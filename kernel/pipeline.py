@@ -74,7 +74,8 @@ class Engine:
         generator_factory = plugins.generator(config.generator).obj
         solver = solver_factory(
             SolverConfig(
-                model=config.model, gpu_layers=config.gpu_layers, n_ctx=config.n_ctx, seed=config.seed,
+                model=config.model, gpu_layers=config.gpu_layers, n_ctx=config.n_ctx, n_threads=config.n_threads,
+                seed=config.seed,
                 options=config.solver_options,
             )
         )

@@ -266,3 +266,70 @@ def format_markdown(rep: dict) -> str:
     if rep["regressions"]:
         out += ["", "Regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"])]
     return "\n".join(out)
+
+
+CHANNELS = ("assisted", "direct", "generator_side")
+
+
+def compare(records_a: list[Record], records_b: list[Record], *, channel: str = "assisted",
+            resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+    """Run B against run A on one channel, over the items both answered: per (dataset, task) cell
+    accuracies, the macro difference B − A with a paired bootstrap interval (items resampled within
+    cells, both runs kept together) and a pooled exact McNemar p. Raises ValueError if an item has
+    different gold answers in the two runs (they are not runs of the same items)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+    by_a, by_b = {r.item_id: r for r in records_a}, {r.item_id: r for r in records_b}
+    common = [i for i in by_a if i in by_b]
+    groups: dict[tuple[str, str], list[tuple[Record, Record]]] = defaultdict(list)
+    for item_id in common:
+        a, b = by_a[item_id], by_b[item_id]
+        if a.gold != b.gold:
+            raise ValueError(f"item {item_id!r} has gold {a.gold!r} in A but {b.gold!r} in B: not the same items")
+        groups[(a.dataset, a.task)].append((a, b))
+
+    def correct(records) -> np.ndarray:
+        return np.array([getattr(r, channel).correct for r in records], dtype=float)
+
+    arrays = {key: (correct(a for a, _ in ps), correct(b for _, b in ps)) for key, ps in sorted(groups.items())}
+    pairs = list(arrays.values())
+    delta, low, high = paired_bootstrap(pairs, resamples=resamples, seed=seed)
+
+    def label(records) -> list[str]:
+        return sorted({f"{r.solver} {r.generator}" for r in records})
+
+    return {
+        "channel": channel,
+        "a": label(records_a), "b": label(records_b),
+        "n_items": len(common),
+        "only_in_a": len(by_a) - len(common), "only_in_b": len(by_b) - len(common),
+        "bootstrap": {"resamples": resamples, "seed": seed, "interval": "percentile 95%"},
+        "cells": [{"dataset": ds, "task": task, "n": len(a), "acc_a": float(a.mean()), "acc_b": float(b.mean()),
+                   "delta": float(b.mean() - a.mean())} for (ds, task), (a, b) in arrays.items()],
+        "n_cells": len(pairs),
+        "macro_a": float(np.mean([a.mean() for a, _ in pairs])) if pairs else None,
+        "macro_b": float(np.mean([b.mean() for _, b in pairs])) if pairs else None,
+        "delta": delta if pairs else None,
+        "ci_low": low if pairs else None,
+        "ci_high": high if pairs else None,
+        "mcnemar_p": mcnemar_p(pairs),
+    }
+
+
+def format_comparison(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
+    """The text form of :func:`compare`."""
+    lines = [f"A = {name_a}: {'; '.join(cmp['a'])}", f"B = {name_b}: {'; '.join(cmp['b'])}",
+             f"channel {cmp['channel']}: {cmp['n_items']} items in both runs ({cmp['only_in_a']} only in A, "
+             f"{cmp['only_in_b']} only in B), {cmp['n_cells']} cells", ""]
+    rows = [("task", "n", "A", "B", "B-A")] + [
+        (c["task"], str(c["n"]), f"{c['acc_a']:.2f}", f"{c['acc_b']:.2f}", f"{c['delta']:+.2f}") for c in cmp["cells"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines += ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(5, "  ".join("-" * w for w in widths))
+    if cmp["n_cells"]:
+        pval = "" if cmp["mcnemar_p"] is None else f"  McNemar p={cmp['mcnemar_p']:.3g}"
+        lines += ["", f"macro A={cmp['macro_a']:.3f} B={cmp['macro_b']:.3f} delta B-A={cmp['delta']:+.3f} "
+                      f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}]{pval}"]
+    else:
+        lines += ["", "no items in both runs"]
+    return "\n".join(lines)

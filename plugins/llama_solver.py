@@ -183,7 +183,7 @@ class LlamaSolver:
         gpu_layers = config.gpu_layers
         if gpu_layers is None:
             gpu_layers = -1 if self.gpu_backend else 0
-        self.n_threads = config.n_threads or max(1, min(8, os.cpu_count() or 1))
+        self.n_threads = config.n_threads or max(1, min(8, _usable_cpus()))
         self.llm = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=config.n_ctx,
@@ -356,6 +356,14 @@ class LlamaSolver:
 
         ptr = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         return _log_softmax(np.ctypeslib.as_array(ptr, shape=(self.llm.n_vocab(),)).astype(np.float64))
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (``taskset``/cgroup affinity), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _installed_size(spec: EmbeddedModel) -> int | None:

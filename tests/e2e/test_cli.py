@@ -129,12 +129,30 @@ def test_sandbox_run_fuel_exhaustion_is_a_contract_timeout(tmp_path):
 def test_run_scaffold_limits_reach_the_sandbox_and_the_manifest(tmp_path):
     out = tmp_path / "run"
     res = cli("run", "--solver", "echo", "--limit", "2", "--out", out, "-q",
-              "--memory-mb", "64", "--max-output-kb", "8", "--max-calls", "3")
+              "--memory-mb", "64", "--max-output-kb", "8", "--max-calls", "3", "--threads", "1")
     assert res.exit_code == 0, res.output
-    limits = json.loads((out / "run.json").read_text())["config"]["limits"]
+    config = json.loads((out / "run.json").read_text())["config"]
+    limits = config["limits"]
+    assert config["n_threads"] == 1
     assert (limits["memory_mb"], limits["max_output_bytes"], limits["max_calls"]) == (64, 8 * 1024, 3)
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     # per_option makes one solver call per option (4 here): a budget of 3 is breached and recorded
     assert [r["assisted"]["status"] for r in records] == ["call_budget", "call_budget"]
     res = CliRunner().invoke(main, ["run", "--solver", "echo", "--out", str(tmp_path / "o"), "--memory-mb", "8"])
     assert res.exit_code == 2 and "Invalid value" in res.output
+
+
+def test_compare_two_strategies_on_the_same_items(tmp_path):
+    for strategy in ("letter", "per_option"):
+        res = cli("run", "--solver", "echo", "--limit", "8", "--strategy", strategy, "--out", tmp_path / strategy, "-q")
+        assert res.exit_code == 0, res.output
+    cmp = json.loads(cli("compare", tmp_path / "letter", tmp_path / "per_option", "--format", "json",
+                         "--resamples", "200").output)
+    assert cmp["n_items"] == 8 and cmp["only_in_a"] == cmp["only_in_b"] == 0
+    assert sum(c["n"] for c in cmp["cells"]) == 8
+    assert cmp["ci_low"] <= cmp["delta"] <= cmp["ci_high"]
+    assert cmp["a"] == ["echo template/letter"] and cmp["b"] == ["echo template/per_option"]
+    text = cli("compare", tmp_path / "letter", tmp_path / "per_option").output
+    assert "channel assisted: 8 items in both runs" in text and "delta B-A=" in text
+    res = CliRunner().invoke(main, ["compare", str(tmp_path / "letter"), str(tmp_path)])
+    assert res.exit_code == 1 and "no such file" in res.output

@@ -285,3 +285,9 @@ def test_a_failure_with_workers_keeps_the_records_before_it_and_resume_finishes(
     summary = run(cfg.model_copy(update={"resume": True}), engine=engine)
     assert summary.written == 2
     assert [r.item_id for r in read_records(tmp_path / "run")] == ["geo-1", "geo-2", "sci-1"]
+
+
+def test_solver_settings_reach_the_solver(plugins, toy_bundle, tmp_path):
+    engine = Engine.from_config(config(toy_bundle, tmp_path / "run", n_threads=3, gpu_layers=0, seed=7), plugins)
+    got = engine.solver.config
+    assert (got.n_threads, got.gpu_layers, got.seed) == (3, 0, 7)

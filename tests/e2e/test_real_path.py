@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
@@ -30,6 +31,7 @@ def test_solver_is_one_instance_and_reports_facts(solver):
     assert info["model_sha256"] == hashlib.sha256(solver.path.read_bytes()).hexdigest()
     assert info["n_layers"] == 30 and info["gpu_offload"] in {"none", "all", "partial"}
     assert info["chat_template"] is True
+    assert info["n_threads"] == solver.n_threads == max(1, min(8, len(os.sched_getaffinity(0))))  # affinity, not the machine
 
 
 def test_logprobs_are_consistent_and_informative(solver):

@@ -86,3 +86,30 @@ def test_markdown_has_the_same_numbers_as_the_text_table():
                    f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] | {p['mcnemar_p']:.3g} |")
     assert f"delta={p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" in format_table(rep)
     assert md[-1] == "Regressions (assisted < direct): down"
+
+
+def test_compare_pairs_items_across_runs_by_id():
+    from cgr.kernel.stats import compare, format_comparison
+
+    # run A: assisted right on 1 of 4 in t1, 2 of 2 in t2; run B: 3 of 4 and 1 of 2, plus an item A lacks
+    a = make({"t1": [(0, 1), (0, 0), (0, 0), (0, 0)], "t2": [(0, 1), (0, 1)]})
+    b = make({"t1": [(1, 1), (0, 1), (0, 1), (0, 0)], "t2": [(0, 1), (0, 0)]}) + [rec("t3", 1, 1)]
+    cmp = compare(a, b, resamples=300)
+    assert (cmp["n_items"], cmp["only_in_a"], cmp["only_in_b"], cmp["n_cells"]) == (6, 0, 1, 2)
+    cells_ = {c["task"]: c for c in cmp["cells"]}
+    assert (cells_["t1"]["acc_a"], cells_["t1"]["acc_b"]) == (0.25, 0.75)
+    assert (cells_["t2"]["acc_a"], cells_["t2"]["acc_b"]) == (1.0, 0.5)
+    assert cmp["macro_a"] == 0.625 and cmp["macro_b"] == 0.625 and cmp["delta"] == pytest.approx(0.0)
+    assert cmp["ci_low"] <= 0.0 <= cmp["ci_high"]
+    assert cmp["mcnemar_p"] == pytest.approx(1.0)  # 2 items only B got right, 1 only A: exact two-sided p = 1
+    direct = compare(a, b, channel="direct", resamples=300)
+    assert direct["macro_a"] == 0.0 and direct["macro_b"] == 0.125 and direct["mcnemar_p"] == 1.0
+    assert "delta B-A=+0.000" in format_comparison(cmp)
+    with pytest.raises(ValueError, match="not the same items"):
+        compare(a, [msgspec_replace(a[0], gold="B")], resamples=100)
+
+
+def msgspec_replace(record, **changes):
+    import msgspec
+
+    return msgspec.structs.replace(record, **changes)
