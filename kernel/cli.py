@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -109,12 +110,17 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, n_threads
         err = exc.errors()[0]
         raise _UserError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
+    started = time.monotonic()
+
     def progress(i: int, n: int, r) -> None:
         if quiet:
             return
         mark = lambda ok: "+" if ok else "-"  # noqa: E731
+        elapsed = time.monotonic() - started
+        eta = elapsed / i * (n - i)
         click.echo(
-            f"[{i}/{n}] {r.item_id:<40.40} direct={r.direct.answer or '?'}{mark(r.direct.correct)} "
+            f"[{i}/{n} {_clock(elapsed)} eta {_clock(eta)}] {r.item_id:<40.40} "
+            f"direct={r.direct.answer or '?'}{mark(r.direct.correct)} "
             f"assisted={r.assisted.answer or '?'}{mark(r.assisted.correct)} "
             f"({r.assisted.status}, {r.assisted.calls} calls) gold={r.gold}",
             err=True,
@@ -142,6 +148,13 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, n_threads
         f"\n{summary.written} new record(s), {summary.skipped} already recorded, {summary.total} in "
         f"{out}/records.jsonl (manifest: {out}/run.json)"
     )
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for progress lines."""
+    m, sec = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 def _options(pairs: tuple[str, ...]) -> dict:
