@@ -184,15 +184,19 @@ class LlamaSolver:
         if gpu_layers is None:
             gpu_layers = -1 if self.gpu_backend else 0
         self.n_threads = config.n_threads or max(1, min(8, _usable_cpus()))
-        self.llm = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=config.n_ctx,
-            n_threads=self.n_threads,
-            n_gpu_layers=gpu_layers,
-            seed=config.seed,
-            logits_all=False,  # logits_all costs n_ctx x vocab floats; we read last logits instead
-            verbose=False,
-        )
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=config.n_ctx,
+                n_threads=self.n_threads,
+                n_gpu_layers=gpu_layers,
+                seed=config.seed,
+                logits_all=False,  # logits_all costs n_ctx x vocab floats; we read last logits instead
+                verbose=False,
+            )
+        except ValueError as exc:  # llama.cpp could not load it: not a GGUF, truncated, unknown architecture
+            raise SolverError(f"{path}: llama.cpp cannot load this model file ({exc}); is it a complete GGUF "
+                              f"model that this llama-cpp-python ({llama_cpp.__version__}) supports?") from None
         self.n_layers = int(self.llm.metadata.get(f"{self.llm.metadata.get('general.architecture', '')}.block_count", 0) or 0)
         self.gpu_layers = (self.n_layers if gpu_layers < 0 else min(gpu_layers, self.n_layers)) if self.gpu_backend else 0
         self.lock = threading.RLock()

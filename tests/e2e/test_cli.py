@@ -156,3 +156,13 @@ def test_compare_two_strategies_on_the_same_items(tmp_path):
     assert "channel assisted: 8 items in both runs" in text and "delta B-A=" in text
     res = CliRunner().invoke(main, ["compare", str(tmp_path / "letter"), str(tmp_path)])
     assert res.exit_code == 1 and "no such file" in res.output
+
+
+def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path):
+    bad = tmp_path / "truncated.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00")  # a GGUF header and nothing else
+    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--model", str(bad), "--limit", "1",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"cgr: error: {bad}: llama.cpp cannot load this model file")
+    assert "Traceback" not in proc.stderr and not (tmp_path / "o" / "records.jsonl").exists()
