@@ -7,11 +7,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 
-def test_sigkill_then_resume(tmp_path):
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_sigkill_then_resume(tmp_path, workers):
     out = tmp_path / "run"
     records = out / "records.jsonl"
-    cmd = [sys.executable, "-m", "cgr.kernel.cli", "run", "--solver", "echo", "--out", str(out), "-q"]
+    cmd = [sys.executable, "-m", "cgr.kernel.cli", "run", "--solver", "echo", "--out", str(out), "-q",
+           "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     try:
@@ -36,6 +40,9 @@ def test_sigkill_then_resume(tmp_path):
     assert after.startswith(complete_before)  # what was recorded is kept byte for byte
     ids = [json.loads(line)["item_id"] for line in after.splitlines()]
     assert len(ids) == len(set(ids)) == 250
+    from cgr.kernel.bundle import load_bundle
+
+    assert ids == [it.id for it in load_bundle().items]  # bundle order, whatever the workers
     assert f"{250 - done_before} new record(s), {done_before} already recorded" in res.stdout
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
 
