@@ -68,7 +68,7 @@ def main() -> None:
 @click.option("--threads", "n_threads", type=click.IntRange(1, 256),
               help="Solver CPU threads (default: the CPUs this process may use, at most 8).")
 @click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
-@click.option("--strategy", help="Generator strategy (template: per_option, letter).")
+@click.option("--strategy", help="Generator strategy (template: per_option, pmi, letter).")
 @click.option("--generator-model", help="Model of a model-backed generator (llm): embedded name or GGUF path.")
 @click.option("--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -5,6 +5,10 @@ Strategies (``--strategy``):
   separately as the continuation of a cloze prompt (one ``solver_logprobs`` call per option), the
   scores are normalized by length, and the best option is submitted. Small models carry real
   signal in option texts even when they answer every letter prompt with "A".
+- ``pmi``: domain-conditional PMI (Holtzman et al., 2021, "Surface Form Competition"). Each
+  option's log-likelihood after the cloze prompt minus its log-likelihood after a bare
+  ``Answer:``, so options that are likely whatever the question (short, common words) stop
+  winning. Two ``solver_logprobs`` calls, each scoring every option.
 - ``letter``: one constrained ``solver_call`` over the labels (the direct channel, but inside the
   sandbox) — a control for what the sandbox itself adds.
 
@@ -17,8 +21,7 @@ from __future__ import annotations
 from cgr.kernel.api import GeneratorConfig, Scaffold
 from cgr.kernel.hookspecs import hookimpl
 
-PER_OPTION = '''\
-# cgr template scaffold: per-option verification (score each option separately, pick the best)
+CLOZE_PROMPT = '''\
 def cloze_prompt():
     lines = []
     if ITEM.context:
@@ -26,7 +29,11 @@ def cloze_prompt():
     lines.append("Question: " + ITEM.question)
     lines.append("Answer:")
     return "\\n".join(lines)
+'''
 
+PER_OPTION = '''\
+# cgr template scaffold: per-option verification (score each option separately, pick the best)
+''' + CLOZE_PROMPT + '''
 prompt = cloze_prompt()
 scores = []
 for choice in ITEM.choices:
@@ -34,6 +41,20 @@ for choice in ITEM.choices:
     logprob = solver_logprobs(prompt, [continuation])[0]
     scores.append(logprob / max(1, len(continuation)))  # per-character: long options not penalized
     print(f"{choice[:40]!r}: {scores[-1]:.4f}")
+best = max(range(len(scores)), key=lambda i: scores[i])
+submit(ITEM.labels[best])
+'''
+
+PMI = '''\
+# cgr template scaffold: domain-conditional PMI (each option's score given the question, minus its
+# score given no question: options likely whatever the question is stop winning)
+''' + CLOZE_PROMPT + '''
+continuations = [" " + choice.strip() for choice in ITEM.choices]
+conditional = solver_logprobs(cloze_prompt(), continuations)
+unconditional = solver_logprobs("Answer:", continuations)
+scores = [c - u for c, u in zip(conditional, unconditional)]
+for choice, score in zip(ITEM.choices, scores):
+    print(f"{choice[:40]!r}: {score:.4f}")
 best = max(range(len(scores)), key=lambda i: scores[i])
 submit(ITEM.labels[best])
 '''
@@ -49,7 +70,7 @@ if label is not None:
     submit(label)
 '''
 
-STRATEGIES = {"per_option": PER_OPTION, "letter": LETTER}
+STRATEGIES = {"per_option": PER_OPTION, "pmi": PMI, "letter": LETTER}
 DEFAULT_STRATEGY = "per_option"
 
 
@@ -82,4 +103,4 @@ class TemplateGenerator:
 @hookimpl
 def register_generators(register) -> None:
     """The template generator."""
-    register("template", TemplateGenerator, description="fixed strategies: per_option, letter")
+    register("template", TemplateGenerator, description="fixed strategies: " + ", ".join(STRATEGIES))

@@ -291,3 +291,30 @@ def test_solver_settings_reach_the_solver(plugins, toy_bundle, tmp_path):
     engine = Engine.from_config(config(toy_bundle, tmp_path / "run", n_threads=3, gpu_layers=0, seed=7), plugins)
     got = engine.solver.config
     assert (got.n_threads, got.gpu_layers, got.seed) == (3, 0, 7)
+
+
+class PriorSolver(FakeSolver):
+    """Knows a prior: after a bare "Answer:" the common word "Paris" is likely whatever the question."""
+
+    def logprobs(self, prompt, continuations):
+        self.calls.append(("logprobs", prompt))
+        if prompt == "Answer:":
+            return [-1.0 if "Paris" in c else -6.0 for c in continuations]
+        return [-2.0 if "Paris" in c else -3.0 if "Rome" in c else -9.0 for c in continuations]
+
+
+def test_pmi_strategy_subtracts_the_options_prior(plugins, toy_bundle, tmp_path):
+    cfg = config(toy_bundle, tmp_path / "run", strategy="pmi", limit=1)
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = PriorSolver()
+    (rec,) = run(cfg, engine=engine).records
+    # geo-1: Berlin, Paris, Rome, Madrid. Given the question Paris is likeliest (-2), but it is likely
+    # anyway (-1): PMI Paris -1, Rome +3, Berlin/Madrid -3 -> Rome (C)
+    assert rec.assisted.answer == "C" and rec.assisted.status == "ok" and rec.assisted.calls == 2
+    assert [c.prompt for c in rec.assisted.trace] == ["Question: What is the capital of France?\nAnswer:", "Answer:"]
+    assert rec.generator == "template/pmi" and all(a.verdict == "pass" for a in rec.audits)
+    cfg = config(toy_bundle, tmp_path / "po", limit=1)
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = PriorSolver()
+    (per_option,) = run(cfg, engine=engine).records
+    assert per_option.assisted.answer == "B"  # the same solver, plain cloze scores: Paris
