@@ -293,11 +293,14 @@ def replay(run_dir, bundle, limit, as_json):
     from cgr.kernel.replay import replay as replay_run
     from cgr.kernel.store import StoreError
 
-    n = same = 0
+    n = same = bare = 0
     try:
         for r in replay_run(run_dir, bundle=bundle, limit=limit):
-            n += 1
-            same += r.match
+            if r.replayed is None:  # no program (the generator failed): nothing to replay
+                bare += 1
+            else:
+                n += 1
+                same += r.match
             if as_json:
                 click.echo(json.dumps(r.to_dict()))
             elif not r.match:
@@ -306,7 +309,8 @@ def replay(run_dir, bundle, limit, as_json):
     except StoreError as exc:
         raise _UserError(str(exc)) from None
     if not as_json:
-        click.echo(f"{n} record(s) replayed without a model: {same} reproduced, {n - same} differ")
+        click.echo(f"{n} record(s) replayed without a model: {same} reproduced, {n - same} differ"
+                   + (f"; {bare} without a program" if bare else ""))
     if same != n:
         sys.exit(1)
 

@@ -87,3 +87,17 @@ def test_the_bundle_must_be_the_runs_own(plugins, toy_bundle, tmp_path):
     moved.write_text(toy_bundle.read_text())
     toy_bundle.unlink()
     assert all(r.match for r in replay(out, bundle=moved, plugins=plugins))
+
+
+def test_records_without_a_program_are_counted_apart(plugins, toy_bundle, tmp_path):
+    out = fake_run(plugins, toy_bundle, tmp_path / "run")
+
+    def generator_failed(rows):
+        rows[0]["assisted"].update(program="", trace=[], status="generator_error", answer=None, calls=0)
+
+    edit_records(out, generator_failed)
+    first, *_ = replay(out, plugins=plugins)
+    assert first.replayed is None and first.match
+    res = CliRunner().invoke(main, ["replay", str(out)])
+    assert res.exit_code == 0
+    assert "2 record(s) replayed without a model: 2 reproduced, 0 differ; 1 without a program" in res.output
