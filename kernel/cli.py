@@ -59,6 +59,7 @@ def main() -> None:
 @main.command()
 @click.option("--bundle", type=click.Path(dir_okay=False, path_type=Path), help="JSONL bundle (default: shipped sample).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items.")
+@click.option("--task", "tasks", multiple=True, help="Only items of this task (repeatable; before --limit).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("cgr-run"), show_default=True)
 @click.option("--solver", default="llama", show_default=True, help="Solver plugin name (see `cgr plugins`).")
 @click.option("--model", help="Embedded model name or a GGUF path (solver-specific).")
@@ -87,7 +88,7 @@ def main() -> None:
               help="Items processed at once (for served models; records stay in bundle order).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
-def run(bundle, limit, out, solver, model, solver_options, gpu_layers, n_threads, generator, strategy, generator_model, direct_mode, seed,
+def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_threads, generator, strategy, generator_model, direct_mode, seed,
         timeout_s, max_calls, memory_mb, max_output_kb, fuel, budget_baseline, workers, resume, quiet):
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
@@ -98,7 +99,7 @@ def run(bundle, limit, out, solver, model, solver_options, gpu_layers, n_threads
 
     try:
         config = RunConfig(
-            bundle=bundle, limit=limit, out=out, solver=solver, model=model, gpu_layers=gpu_layers, n_threads=n_threads,
+            bundle=bundle, limit=limit, tasks=list(tasks) or None, out=out, solver=solver, model=model, gpu_layers=gpu_layers, n_threads=n_threads,
             solver_options=_options(solver_options),
             generator=generator, strategy=strategy, generator_model=generator_model, direct_mode=direct_mode, seed=seed, resume=resume,
             workers=workers,

@@ -36,6 +36,7 @@ class RunConfig(BaseModel):
 
     bundle: Path | None = None  # None = the shipped sample bundle
     limit: int | None = Field(None, ge=1)
+    tasks: list[str] | None = None  # only items of these tasks (before ``limit``); None = all
     out: Path = Path("cgr-run")
     solver: str = "llama"
     model: str | None = None

@@ -25,7 +25,7 @@ from typing import Callable
 from cgr.kernel import __version__, prompts
 from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError, scored_tokens
 from cgr.kernel.audit import run_auditors
-from cgr.kernel.bundle import Bundle, load_bundle
+from cgr.kernel.bundle import Bundle, BundleError, load_bundle
 from cgr.kernel.extract import extract_label
 from cgr.kernel.config import RunConfig
 from cgr.kernel.manager import Entry, Plugins, load_plugins
@@ -355,7 +355,15 @@ def run(
 ) -> RunSummary:
     """Run the pipeline over the bundle, appending records to ``config.out`` (resumable)."""
     bundle = load_bundle(config.bundle)
-    items = bundle.items[: config.limit] if config.limit else bundle.items
+    items = bundle.items
+    if config.tasks:
+        unknown = sorted(set(config.tasks) - {it.task for it in items})
+        if unknown:
+            known = sorted({it.task for it in items})
+            raise BundleError(bundle.path, None, "task", f"no items of task(s) {', '.join(unknown)}; "
+                                                         f"the bundle has: {', '.join(known)}")
+        items = [it for it in items if it.task in config.tasks]
+    items = items[: config.limit] if config.limit else items
     engine = engine or Engine.from_config(config, plugins)
     store = RunStore(config.out, engine.manifest(bundle), resume=config.resume)
     todo = [it for it in items if it.id not in store.done]

@@ -178,3 +178,14 @@ def test_models_lists_the_embedded_models_with_kind_size_and_license():
     assert lines[0].split() == ["name", "kind", "size", "license", "package", "state"]
     assert lines[1].startswith("smollm2-135m (default)") and " instruct " in lines[1] and "installed" in lines[1]
     assert lines[2].index("gemma3-270m") == 0 and lines[2].index("base") == lines[1].index("instruct")
+
+
+def test_run_only_some_tasks(tmp_path):
+    out = tmp_path / "run"
+    res = cli("run", "--solver", "echo", "--task", "sciq", "--task", "arc_easy", "--limit", "5", "--out", out, "-q")
+    assert res.exit_code == 0, res.output
+    tasks = [json.loads(x)["task"] for x in (out / "records.jsonl").read_text().splitlines()]
+    assert len(tasks) == 5 and set(tasks) <= {"sciq", "arc_easy"} and len(set(tasks)) == 2
+    res = CliRunner().invoke(main, ["run", "--solver", "echo", "--task", "nope", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "task: no items of task(s) nope; the bundle has: arc_challenge" in res.output
+    assert not (tmp_path / "o").exists()
