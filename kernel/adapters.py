@@ -18,7 +18,8 @@ from pathlib import Path
 
 import msgspec
 
-from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, is_msgpack, item_counts, parse_item, read_values
+from cgr.kernel.bundle import (DEFAULT_LABELS, BundleError, is_msgpack, item_counts, note_id, parse_item,
+                               read_values)
 from cgr.kernel.records import Item
 
 
@@ -243,15 +244,12 @@ def convert(source: Path | str, fmt: str, *, dataset: str | None = None, task: s
         out.rows += 1
         try:
             item = _convert_row(adapter, row, Context(source, number, seed), dataset, task, source, number, unit)
-            if item.id in seen:
-                raise BundleError(source, number, "id", f"duplicate id {item.id!r} (first on {unit} {seen[item.id]})",
-                                  unit)
+            note_id(seen, item, source, number, unit)
         except BundleError as exc:
             if not skip_invalid:
                 raise
             out.skipped.append(exc)
             continue
-        seen[item.id] = number
         out.items.append(item)
     if not out.items:
         raise BundleError(source, None, None, f"no convertible items ({out.rows} rows, {len(out.skipped)} skipped)")

@@ -152,6 +152,13 @@ def parse_item(obj: object, path: Path | str, line: int, unit: str = "line") -> 
         raise BundleError(path, line, _field_of(err), _problem_of(err), unit) from None
 
 
+def note_id(seen: dict[str, int], item: Item, path: Path | str, where: int, unit: str = "line") -> None:
+    """Record where ``item``'s id first appeared; a repeated id is a BundleError naming both places."""
+    if item.id in seen:
+        raise BundleError(path, where, "id", f"duplicate id {item.id!r} (first on {unit} {seen[item.id]})", unit)
+    seen[item.id] = where
+
+
 def is_msgpack(path: Path | str) -> bool:
     """Whether ``path`` names a msgpack bundle (by its suffix); anything else is read as JSONL."""
     return Path(path).suffix.lower() in MSGPACK_SUFFIXES
@@ -194,9 +201,7 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
     seen: dict[str, int] = {}
     for where, obj in values:
         item = parse_item(obj, path, where, unit)
-        if item.id in seen:
-            raise BundleError(path, where, "id", f"duplicate id {item.id!r} (first on {unit} {seen[item.id]})", unit)
-        seen[item.id] = where
+        note_id(seen, item, path, where, unit)
         items.append(item)
     if not items:
         raise BundleError(path, None, None, "no items")
