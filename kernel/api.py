@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -49,6 +51,21 @@ class Scores(list):
         self.prompt_tokens = int(prompt_tokens)
 
 
+def call_seed(run_seed: int, item_id: str, *key) -> int:
+    """The sampling seed of one call: a 31-bit hash of (run seed, item id, call key)."""
+    text = "\0".join(str(part) for part in (run_seed, item_id, *key))
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:4], "little") >> 1
+
+
+def takes_seed(solver) -> bool:
+    """Whether ``solver.complete`` accepts ``seed=`` (an optional part of the Solver protocol)."""
+    try:
+        params = inspect.signature(solver.complete).parameters
+    except (TypeError, ValueError):
+        return False
+    return "seed" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def scored_tokens(scores: list) -> int:
     """The tokens a solver reported for ``scores`` (0 for a plain list)."""
     return int(getattr(scores, "prompt_tokens", 0) or 0)
@@ -79,8 +96,14 @@ class Solver(Protocol):
         temperature: float = 0.0,
         stop: list[str] | None = None,
         choices: list[str] | None = None,
+        seed: int | None = None,
     ) -> Completion:
-        """Generate a reply; with ``choices`` the reply is exactly one of them."""
+        """Generate a reply; with ``choices`` the reply is exactly one of them.
+
+        ``seed`` (optional to implement): the seed of this call's sample above temperature 0. The
+        kernel derives it from (run seed, item id, call index) and passes it to solvers whose
+        ``complete`` takes it, so a sample never depends on what other items asked before.
+        """
 
     def label_logprobs(self, prompt: str, labels: list[str]) -> list[float]:
         """Next-token log-probability of each label after ``prompt`` (a ``Scores`` may say the tokens read)."""
@@ -111,3 +134,11 @@ class Generator(Protocol):
 
     def generate(self, item: dict) -> Scaffold:
         """Return the scaffold for ``item`` (the guest view: id, question, choices, labels, context)."""
+
+
+class SolverRequestError(Exception):
+    """The solver refused or failed this one request (e.g. the server rejected the prompt).
+
+    The item's error, not the run's: deliberately not a ``SolverError``, so the pipeline records it
+    for that item (the direct channel's error, a HostError inside a scaffold) and goes on.
+    """

@@ -132,7 +132,7 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
         offload = f"gpu_offload={s['gpu_offload']}" if "gpu_offload" in s else s.get("backend", "")
         click.echo(
             f"cgr {manifest.cgr_version}: solver {s['name']}"
-            + (f" ({s['model']}, {offload})" if s.get("model") else "")
+            + (f" ({s['model']}" + (f", {offload}" if offload else "") + ")" if s.get("model") else "")
             + f", generator {g['name']}" + (f"/{g['strategy']}" if g.get("strategy") else "")
             + f", direct mode {s['mode']}; bundle {b['name']} ({b['count']} items); "
             f"{todo} to run, {done} already recorded -> {out}/",
@@ -438,5 +438,20 @@ def sandbox_run(script, item_path, solver, model, timeout_s, memory_mb, max_call
         click.echo("--- stderr ---\n" + result["stderr"].rstrip())
 
 
+def entry():
+    """The ``cgr`` console script: ``cgr run`` runs supervised (a native crash is explained, see
+    :mod:`cgr.kernel.crash`; ``CGR_NO_SUPERVISOR=1`` runs it in-process), every other command in-process."""
+    import os
+
+    from cgr.kernel import crash
+
+    argv = sys.argv[1:]
+    if os.environ.get(crash.SUPERVISED_ENV):
+        crash.in_child()
+    elif argv[:1] == ["run"] and os.environ.get("CGR_NO_SUPERVISOR") != "1":
+        return crash.supervise(argv)
+    return main(args=argv, prog_name="cgr")
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import platform
+
+import msgspec
 import sys
 import time
 from collections import deque
@@ -23,13 +25,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 from cgr.kernel import __version__, prompts
-from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError, scored_tokens
+from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError, call_seed, scored_tokens, takes_seed
 from cgr.kernel.audit import run_auditors
 from cgr.kernel.bundle import Bundle, BundleError, load_bundle
 from cgr.kernel.extract import extract_label
 from cgr.kernel.config import RunConfig
 from cgr.kernel.manager import Entry, Plugins, load_plugins
 from cgr.kernel.records import (
+    MAX_TRACE_CHARS,
+    TRACE_TEXT_CHARS,
     AssistedChannel,
     Audit,
     BudgetChannel,
@@ -52,6 +56,57 @@ def _versions() -> dict:
         except PackageNotFoundError:
             out[dist] = None
     return out
+
+
+class TraceBound:
+    """Keeps one record's solver-call trace within the documented bound (see records.TRACE_TEXT_CHARS).
+
+    Applied to each call as soon as it is made, so host memory stays bounded during the run, not
+    only on disk: whatever the scaffold sends or the solver replies, a record's trace holds at
+    most MAX_TRACE_CHARS characters of text plus a marker per call.
+    """
+
+    def __init__(self) -> None:
+        self.left = MAX_TRACE_CHARS
+
+    def keep(self, call: SolverCall) -> None:
+        """Cut ``call``'s text in place where it is over the bound, marking and hashing it."""
+        strings = _option_strings(call.options)
+        reply = call.reply if isinstance(call.reply, str) else ""
+        sizes = (len(call.prompt), len(reply), sum(map(len, strings)))
+        if sum(sizes) <= self.left and max(sizes) <= TRACE_TEXT_CHARS:
+            self.left -= sum(sizes)
+            return
+        whole = msgspec.json.encode([call.op, call.prompt, call.options, call.reply])
+        call.sha256, call.truncated = hashlib.sha256(whole).hexdigest(), True
+        room = min(TRACE_TEXT_CHARS, max(0, self.left) // 3)
+        call.prompt = _cut(call.prompt, room)
+        if reply:
+            call.reply = _cut(reply, room)
+        if sizes[2] > room:
+            call.options = {k: ([_cut(v, room // len(val)) for v in val] if isinstance(val, list)
+                                and all(isinstance(v, str) for v in val) and val else
+                                _cut(val, room) if isinstance(val, str) else val)
+                            for k, val in call.options.items() for val in [val]}
+        self.left -= len(call.prompt) + len(call.reply if isinstance(call.reply, str) else "") + \
+            sum(map(len, _option_strings(call.options)))
+
+
+def _option_strings(options: dict) -> list[str]:
+    out = []
+    for value in options.values():
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, str))
+    return out
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, or its head and a marker saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit)] + f"…[cut by cgr: {len(text)} chars]"
 
 
 @dataclass
@@ -96,6 +151,17 @@ class Engine:
         info = self.generator.info() if self.generator is not None else {}
         detail = info.get("strategy") if info.get("strategy") not in (None, "prompted") else info.get("model")
         return f"{self.generator_name}/{detail}" if detail else self.generator_name
+
+    @cached_property
+    def solver_takes_seed(self) -> bool:
+        """Whether the solver's ``complete`` takes the kernel's per-call ``seed``."""
+        return takes_seed(self.solver)
+
+    def _seeded(self, options: dict, item: Item, *key) -> dict:
+        """``options`` plus this call's seed (from run seed, item and call key) when it samples."""
+        if self.solver_takes_seed and options.get("temperature"):
+            return {**options, "seed": call_seed(self.config.seed, item.id, *key)}
+        return options
 
     @cached_property
     def chain(self) -> list[Entry]:
@@ -163,9 +229,15 @@ class Engine:
         start = time.perf_counter()
         labels: list[str | None] = []
         prompt_tokens = completion_tokens = 0
-        for _ in range(calls):
-            completion = self.solver.complete(prompt, max_tokens=self.config.direct_max_tokens,
-                                              temperature=temperature, stop=["\n"])
+        for i in range(calls):
+            options = {"max_tokens": self.config.direct_max_tokens, "temperature": temperature, "stop": ["\n"]}
+            try:
+                completion = self.solver.complete(prompt, **self._seeded(options, item, "budget", i))
+            except SolverError:
+                raise  # the solver itself is down: stop the run
+            except Exception:  # noqa: BLE001 - this request was refused: the sample does not vote
+                labels.append(None)
+                continue
             prompt_tokens += completion.prompt_tokens
             completion_tokens += completion.completion_tokens
             labels.append(extract_label(self.chain, completion.text, item.labels, item.choices)[0])
@@ -198,7 +270,8 @@ class Engine:
                 if op == "solve":
                     opts = {k: args.get(k) for k in ("max_tokens", "temperature", "stop", "choices")}
                     call.options = {k: v for k, v in opts.items() if v is not None}
-                    completion = self.solver.complete(args["prompt"], **call.options)
+                    index = sum(1 for c in trace if c.op != "extract") - 1  # this call's index in the item
+                    completion = self.solver.complete(args["prompt"], **self._seeded(call.options, item, index))
                     call.reply = completion.text
                     call.prompt_tokens = completion.prompt_tokens
                     call.completion_tokens = completion.completion_tokens
@@ -222,7 +295,9 @@ class Engine:
                 raise HostError(f"solver failed: {call.error}") from exc
             finally:
                 call.latency_s = time.perf_counter() - start
+                bound.keep(call)
 
+        bound = TraceBound()
         return host
 
     def assisted(self, item: Item, scaffold: Scaffold) -> AssistedChannel:

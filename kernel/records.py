@@ -52,6 +52,13 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
+#: The trace bound (one record): each prompt, reply and option list is kept up to TRACE_TEXT_CHARS
+#: characters, and all of a record's trace text up to MAX_TRACE_CHARS; beyond, text is cut with a
+#: marker and the call keeps the sha256 of what it really was (``truncated``, ``sha256``).
+TRACE_TEXT_CHARS = 16 * 1024
+MAX_TRACE_CHARS = 1024 * 1024
+
+
 class SolverCall(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One solver crossing made by a scaffold, kept so a run can be replayed and re-audited."""
 
@@ -63,6 +70,8 @@ class SolverCall(msgspec.Struct, kw_only=True, omit_defaults=True):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    truncated: bool = False  # text cut to the trace bound (a cut call cannot be replayed)
+    sha256: str | None = None  # of the whole call as made (op, prompt, options, reply) when truncated
 
 
 class Channel(msgspec.Struct, kw_only=True):

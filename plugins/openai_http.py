@@ -1,10 +1,23 @@
 """HTTP for the ``openai`` solver: JSON requests with bounded retries and errors that say where.
 
-Retries, with exponential backoff, on HTTP 429 and 5xx and on transport failures (connection
+Retries, with exponential backoff, on HTTP 408, 429 and 5xx and on transport failures (connection
 refused or reset, timeouts); a ``Retry-After`` header (seconds or an HTTP date) replaces the backoff,
 capped at ``max_retry_after_s``. Other statuses fail at once. No jitter: one client's schedule is
 reproducible. The API key travels only in the ``Authorization`` header and is scrubbed from every
 error message.
+
+Whose failure it is decides the error, because the pipeline stops the run on a ``SolverError``
+(``--resume`` retries the item) but records any other error as that item's and goes on; a
+sandboxed scaffold chooses prompts and decoding options, so what it can provoke must not stop the run:
+
+- ``OpenAIError`` (a ``SolverError``: the solver itself is unusable, stop the run): a transport
+  failure or timeout after the retries; 408, 429 or 5xx after the retries (the server is overloaded
+  or broken: a prompt the server merely dislikes gets a 4xx); a status that depends only on the URL,
+  method, headers or key, which no prompt changes (``SOLVER_STATUSES``: 401, 403, 404, 405, 407,
+  410, 415, 426); a success whose body is not a JSON object.
+- ``OpenAIRequestError`` (a ``cgr.kernel.api.SolverRequestError``, not a ``SolverError``: this one
+  request was refused, the item's error): every other 4xx, e.g. 400 (bad parameters, prompt over
+  the context), 413 (body too large), 422 (validation). Not retried: the same request fails again.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from cgr.kernel.api import SolverError
+from cgr.kernel.api import SolverError, SolverRequestError
 
 
 class OpenAIError(SolverError):
@@ -26,6 +39,22 @@ class OpenAIError(SolverError):
     def __init__(self, message: str, *, url: str = "", status: int | None = None):
         super().__init__(message)
         self.url, self.status = url, status
+
+
+class OpenAIRequestError(SolverRequestError):
+    """The server refused this one request (HTTP 400, 413, 422…): the item's error, not the run's.
+
+    The message names URL and status; ``url`` (without credentials) and ``status`` (None when the
+    reply was fine over HTTP but unusable for this request's text) say the same.
+    """
+
+    def __init__(self, message: str, *, url: str = "", status: int | None = None):
+        super().__init__(message)
+        self.url, self.status = url, status
+
+
+#: 4xx statuses about the endpoint or the credentials, never about one request's content.
+SOLVER_STATUSES = frozenset({401, 403, 404, 405, 407, 410, 415, 426})
 
 
 def public_url(url: str) -> str:
@@ -56,7 +85,12 @@ def retry_after_s(value: str | None, *, now: float | None = None) -> float | Non
 
 
 def _retryable(status: int) -> bool:
-    return status == 429 or status >= 500
+    return status in (408, 429) or status >= 500
+
+
+def about_request(status: int) -> bool:
+    """Whether a final HTTP error status is this request's fault (see the module doc), not the server's."""
+    return 400 <= status < 500 and status not in SOLVER_STATUSES and not _retryable(status)
 
 
 @dataclass
@@ -124,7 +158,8 @@ class HttpClient:
             if _retryable(status) and not last:
                 self._sleep(attempt, response.headers.get("retry-after"))
                 continue
-            raise OpenAIError(self._status_message(where, response, attempt), url=url, status=status)
+            error = OpenAIRequestError if about_request(status) else OpenAIError
+            raise error(self._status_message(where, response, attempt), url=public_url(url), status=status)
         raise AssertionError("unreachable")  # the loop returns or raises on its last attempt
 
     def _sleep(self, attempt: int, retry_after: str | None) -> None:

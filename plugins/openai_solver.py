@@ -26,6 +26,16 @@ What each method does, and where it is approximate:
   from the previous position's top-M list, where a token outside it counts as the M-th best value
   (an upper bound, so options outside it can tie). A server that does not echo prompt
   log-probabilities (llama.cpp's llama-server) gets ``EchoUnsupportedError``.
+
+Whose failure it is (the pipeline stops the run on a ``SolverError`` and records anything else as
+the item's error; scaffolds choose prompts, so nothing a prompt can provoke may stop the run):
+``OpenAIError`` (a ``SolverError``) when the server or the setup is unusable: unreachable, timing
+out, 401/403/404/405…, 408/429/5xx after the retries, a reply without the expected shape, a server
+that cannot echo, the fixed alignment probe failing. ``OpenAIRequestError`` (a
+``SolverRequestError``) when it refused or could not serve this one request: any other 4xx (400,
+413, 422…: e.g. a prompt over the context), or an echo that does not reproduce this prompt (or
+leaves a continuation without a log-probability) on a server whose echo works for the probe prompt.
+See ``openai_http`` for the HTTP statuses.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cgr.kernel.api import Completion, Scores, SolverConfig
 from cgr.kernel.hookspecs import hookimpl
-from cgr.plugins.openai_http import HttpClient, OpenAIError, public_url
+from cgr.plugins.openai_http import HttpClient, OpenAIError, OpenAIRequestError, public_url
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 #: Setting -> environment variable (options win over the environment).
@@ -55,8 +65,8 @@ PROBE_PROMPT = "The capital of France is"
 # llama.cpp's logits for one position differ by up to ~0.7 between a batched and a one-token step.
 ALIGN_TOLERANCE = 1.0
 
-__all__ = ["EchoUnsupportedError", "NoLogprobsError", "OpenAIError", "OpenAISettings", "OpenAISolver",
-           "match_choice"]
+__all__ = ["EchoUnsupportedError", "NoLogprobsError", "OpenAIError", "OpenAIRequestError", "OpenAISettings",
+           "OpenAISolver", "match_choice"]
 
 
 class EchoUnsupportedError(OpenAIError):
@@ -184,6 +194,7 @@ class OpenAISolver:
         self._model = self.config.model
         self._alignment = None if s.echo_alignment == "auto" else s.echo_alignment
         self._echo_ok = True
+        self._echo_works: bool | None = None  # None: not known yet (see _echo_failed)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -257,12 +268,17 @@ class OpenAISolver:
                               "log-probabilities of the next token (does the server support logprobs?)")
 
     # ------------------------------------------------------------------ solver API --------------
-    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None) -> Completion:
-        """Generate a reply; with ``choices``, exactly one of them (see the module doc for how)."""
+    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None,
+                 seed: int | None = None) -> Completion:
+        """Generate a reply; with ``choices``, exactly one of them (see the module doc for how).
+
+        Above temperature 0 the request carries ``seed`` (the kernel's per-call seed) when given.
+        """
         if choices:
             return self._complete_choice(prompt, list(choices), max_tokens, temperature)
         text, usage = self._generate(prompt, max_tokens=max_tokens, temperature=temperature,
-                                     stop=list(stop) if stop else None)
+                                     stop=list(stop) if stop else None,
+                                     seed=seed if temperature and seed is not None else None)
         return _completion(text, usage)
 
     def _complete_choice(self, prompt: str, choices: list[str], max_tokens: int,
@@ -290,8 +306,8 @@ class OpenAISolver:
     def _first_token_choice(self, prompt: str, choices: list[str]) -> int | None:
         try:
             top, _ = self._top_tokens(prompt)
-        except NoLogprobsError:
-            return None
+        except (NoLogprobsError, OpenAIRequestError):
+            return None  # no logprobs for this prompt: the first choice
         except OpenAIError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return None  # the server rejects logprobs requests
@@ -323,27 +339,50 @@ class OpenAISolver:
     # ------------------------------------------------------------------ echo scoring ------------
     def _echo(self, text: str, k: int) -> dict:
         """``/completions`` with ``echo``: the prompt's tokens, offsets and log-probabilities."""
-        where = f"POST {public_url(self.http.url('/completions'))}"
+        url = public_url(self.http.url('/completions'))
+        where = f"POST {url}"
         choice, _ = self._post("/completions",
                                {"prompt": text, "echo": True, "max_tokens": 1, "logprobs": k})
         lp = choice.get("logprobs")
         if not isinstance(lp, dict) or not all(
                 isinstance(lp.get(key), list) for key in ("tokens", "text_offset", "token_logprobs")):
+            self._echo_failed(text, f"{where}: the reply has no echoed token log-probabilities "
+                                    f"(echo=True, logprobs={k})")
             raise EchoUnsupportedError(
                 f"{where}: the reply has no echoed token log-probabilities (echo=True, logprobs={k}); "
                 "logprobs() needs a server that supports them (vLLM, llama-cpp-python's server; "
-                "llama.cpp's llama-server does not)", url=self.http.url("/completions"))
+                "llama.cpp's llama-server does not)", url=url)
         if not str(choice.get("text", "")).startswith(text) or len(lp["tokens"]) != len(lp["text_offset"]):
+            self._echo_failed(text, f"{where}: the server's echo (echo=True) does not reproduce this "
+                                    "prompt, so its log-probabilities cannot be placed")
             raise EchoUnsupportedError(f"{where}: the server did not echo the prompt with its "
-                                       "log-probabilities (echo=True)", url=self.http.url("/completions"))
+                                       "log-probabilities (echo=True)", url=url)
+        self._echo_works = True
         tops = lp.get("top_logprobs") or [None] * len(lp["tokens"])
         return {"tokens": lp["tokens"], "offsets": [int(o) for o in lp["text_offset"]],
                 "logprobs": lp["token_logprobs"], "tops": tops}
 
+    def _echo_failed(self, text: str, message: str) -> None:
+        """An echo of ``text`` came back unusable: raise OpenAIRequestError if the server's echo works
+        (seen before, or for the probe prompt now), so that only this prompt fails; else return."""
+        if text == PROBE_PROMPT:
+            return
+        if self._echo_works is None:
+            try:
+                self._echo(PROBE_PROMPT, 1)
+            except (EchoUnsupportedError, OpenAIRequestError):
+                self._echo_works = False
+        if self._echo_works:
+            raise OpenAIRequestError(message, url=public_url(self.http.url("/completions")))
+
     def _echo_alignment(self) -> str:
         with self._lock:
             if self._alignment is None:
-                self._alignment = self._probe_alignment()
+                try:
+                    self._alignment = self._probe_alignment()
+                except OpenAIRequestError as exc:  # its prompt is fixed: the server's doing, not an item's
+                    raise EchoUnsupportedError(f"{exc} (the fixed echo-alignment probe)", url=exc.url,
+                                               status=exc.status) from None
             return self._alignment
 
     def _probe_alignment(self) -> str:
@@ -384,10 +423,11 @@ class OpenAISolver:
             stop = offsets[i + 1] if i + 1 < len(offsets) else off + len(tokens[i])
             if stop > start and off < end:
                 picked.append(i)
+        url = public_url(self.http.url("/completions"))
         if not picked:
-            if continuation:
-                raise OpenAIError(f"openai solver: no echoed token covers the continuation "
-                                  f"{continuation!r}")
+            if continuation:  # this prompt's echo, not the server: the item's error
+                raise OpenAIRequestError(f"POST {url}: no echoed token covers the continuation "
+                                         f"{continuation!r}", url=url)
             return _Scored(0.0, len([o for o in offsets if o < start]), 0)
         total = 0.0
         for i in picked:
@@ -395,9 +435,14 @@ class OpenAISolver:
                 value = echo["logprobs"][i]
             else:
                 value = _top_lookup(echo["tops"][i - 1], tokens[i], n) if i > 0 else None
+            if value is None and i <= (0 if alignment == "aligned" else 1):
+                # the continuation's token starts the text (no position before it): this prompt's problem
+                raise OpenAIRequestError(f"POST {url}: the server gave no log-probability for the "
+                                         f"continuation's token {tokens[i]!r} (it starts the text)",
+                                         url=url)
             if value is None:
-                raise OpenAIError("openai solver: the server gave no log-probability for the "
-                                  f"continuation's token {tokens[i]!r} (it starts the text)")
+                raise OpenAIError(f"POST {url}: the server gave no log-probability for the echoed "
+                                  f"token {tokens[i]!r}", url=url)
             total += float(value)
         return _Scored(total, picked[0], len(picked))
 

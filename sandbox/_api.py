@@ -22,6 +22,9 @@ MAX_LIST_ITEMS = 64  # continuations, choices and stop strings per request
 MAX_SOLVER_TOKENS = 4096
 MAX_REPLY_CHARS = 256 * 1024  # one host reply (solver text, extractor label); larger -> HostError in the guest
 MAX_NOTES = 16  # refused requests / host errors remembered per run (the first is SandboxResult.error)
+MAX_OP_BYTES = 32  # a host-call operation name ("solve", "extract", ...); longer ones are not even read
+MAX_RUN_BYTES = 64 * MiB  # all requests and replies of one run together; past it requests are refused
+MAX_ERROR_CHARS = 500  # SandboxResult.error: one line, at most this long (plus "...")
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import wasmtime
 
-from ._api import (MAX_LIST_ITEMS, MAX_NOTES, MAX_PAYLOAD_BYTES, MAX_REPLY_CHARS, MAX_SOLVER_TOKENS, Limits,
-                   HostError, clean, type_name)
+from ._api import (MAX_LIST_ITEMS, MAX_NOTES, MAX_PAYLOAD_BYTES, MAX_REPLY_CHARS, MAX_RUN_BYTES, MAX_SOLVER_TOKENS,
+                   Limits, HostError, clean, type_name)
 
 
 class GuestError(Exception):
@@ -77,7 +77,9 @@ class Run:
         self.wake = threading.Event()  # set by the watchdog at the deadline (wakes host-side sleeps)
         self.stop: str | None = None  # why the host stopped the guest: timeout / output_cap / interrupted
         self.stop_detail: str | None = None
-        self.calls = 0
+        self.calls = 0  # solver calls (solver_call, solver_logprobs)
+        self.extract_calls = 0  # extract_choice calls: they share the max_calls budget
+        self.bytes = 0  # request and reply bytes that crossed so far (capped by MAX_RUN_BYTES)
         self.budget_breached = False
         self.answer: str | None = None
         self.invalid_submit: str | None = None
@@ -134,6 +136,8 @@ class Run:
             return "null"
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise self.note("ValueError", f"{op[:64]}: request of {len(payload)} bytes is too large")
+        self.phase = "exec"  # any real request means the program is running (it compiled)
+        self._count_bytes(op, len(payload))
         try:
             args = json.loads(payload)
         except (ValueError, RecursionError):
@@ -160,24 +164,45 @@ class Run:
         if len(value) > MAX_LIST_ITEMS:
             raise self.note("ValueError", f"{op}: {name} has {len(value)} items, over {MAX_LIST_ITEMS}")
         out = []
+        total = 0
         for i, v in enumerate(value):
             if not isinstance(v, str):
                 raise self.note("TypeError", f"{op}: {name}[{i}] must be str, got {type_name(v)}")
-            if len(v) > limit:
-                raise self.note("ValueError", f"{op}: {name}[{i}] is {len(v)} chars, over max_prompt_chars={limit}")
+            total += len(v)
+            if total > limit:
+                raise self.note("ValueError", f"{op}: the strings of {name} are over max_prompt_chars={limit} "
+                                              f"together")
             out.append(clean(v))
         return out
 
-    def _count_call(self, op: str) -> None:
-        if self.calls >= self.limits.max_calls:
+    def _count_bytes(self, op: str, n: int) -> None:
+        """Add ``n`` bytes to the run's traffic; refuse the request once MAX_RUN_BYTES is spent."""
+        if self.bytes + n > MAX_RUN_BYTES:
+            self.budget_breached = True
+            raise self.note("CallBudgetExceeded", f"{op[:64]}: byte budget exhausted (requests and replies of one "
+                                                  f"run are capped at {MAX_RUN_BYTES} bytes)")
+        self.bytes += n
+
+    def _count_call(self, op: str, *, extract: bool = False) -> None:
+        """One crossing against max_calls (solver calls and extract_choice calls together)."""
+        if self.calls + self.extract_calls >= self.limits.max_calls:
             self.budget_breached = True
             raise self.note("CallBudgetExceeded",
-                            f"{op}: call budget exhausted (max_calls={self.limits.max_calls} solver calls)")
-        self.calls += 1
+                            f"{op}: call budget exhausted (max_calls={self.limits.max_calls} calls of "
+                            f"solver_call, solver_logprobs and extract_choice)")
+        if extract:
+            self.extract_calls += 1
+        else:
+            self.calls += 1
 
-    def _call_host(self, op: str, args: dict):
-        """The host callback, on this thread. Its failures become HostError in the guest (and a note)."""
-        self.host_since = time.monotonic()
+    def _call_host(self, op: str, args: dict, *, counted: bool = False):
+        """The host callback, on this thread. Its failures become HostError in the guest (and a note).
+
+        Solver time does not count against timeout_s (it is bounded by max_calls and the solver's
+        own limits); ``counted`` host work (extraction) does.
+        """
+        self.host_since = None if counted else time.monotonic()
+        started = time.monotonic()
         try:
             return self.host(op, args)
         except HostError as exc:
@@ -193,7 +218,8 @@ class Run:
             self.set_stop("interrupted", f"interrupted: {type(exc).__name__}")
             raise Stop("interrupted") from None
         finally:
-            self.deadline += time.monotonic() - self.host_since
+            if not counted:
+                self.deadline += time.monotonic() - started
             self.host_since = None
             self.check_alive()
 
@@ -203,6 +229,7 @@ class Run:
         if len(reply) > MAX_REPLY_CHARS:
             raise self.note("HostError", f"{api}: the {who}'s reply of {len(reply)} chars is over the sandbox's "
                                          f"cap of {MAX_REPLY_CHARS} chars")
+        self._count_bytes(api, len(reply))
         return clean(reply)
 
     def _solve(self, args: dict) -> str:
@@ -252,11 +279,14 @@ class Run:
         except (TypeError, ValueError, OverflowError):
             raise self.note("HostError", "solver_logprobs: the solver did not return one float per "
                                          "continuation") from None
-        return json.dumps(values, ensure_ascii=True)
+        text = json.dumps(values, ensure_ascii=True)
+        self._count_bytes("solver_logprobs", len(text))
+        return text
 
     def _extract(self, args: dict) -> str:
         text = self._str("extract_choice", "text", args.get("text"), limit=self.limits.max_prompt_chars)
-        reply = self._call_host("extract", {"text": text})
+        self._count_call("extract_choice", extract=True)
+        reply = self._call_host("extract", {"text": text}, counted=True)
         if reply is None:
             return "null"
         return json.dumps(self._text_reply("extract_choice", "extractor", reply), ensure_ascii=True)

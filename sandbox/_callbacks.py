@@ -21,7 +21,7 @@ import time
 
 from wasmtime import _ffi as ffi
 
-from ._api import clean
+from ._api import MAX_OP_BYTES, MAX_PAYLOAD_BYTES, clean
 from ._bridge import GuestError, Run, Stop
 
 RUNS: dict[int, Run] = {}  # run id -> run, for the callbacks that get only an integer
@@ -98,11 +98,23 @@ def _dispatch(op: str, payload: str) -> tuple[bool, str]:
         return False, json.dumps({"type": "HostError", "message": clean(text)[:2000]}, ensure_ascii=True)
 
 
-def _take_string(val) -> str:
+def _take_string(val, limit: int) -> str | None:
+    """The string argument, or None (not copied) when it is over ``limit`` bytes; freed either way."""
     vec = val.of.string
-    data = ctypes.string_at(vec.data, vec.size) if vec.size else b""
-    ffi.wasm_byte_vec_delete(ctypes.byref(vec))
-    return data.decode("utf-8", "replace")
+    try:
+        if vec.size > limit:
+            return None
+        return (ctypes.string_at(vec.data, vec.size) if vec.size else b"").decode("utf-8", "replace")
+    finally:
+        ffi.wasm_byte_vec_delete(ctypes.byref(vec))
+
+
+def _refused(message: str) -> tuple[bool, str]:
+    run: Run | None = getattr(TLS, "run", None)
+    if run is not None:
+        run.check_alive()
+        return False, run.note("ValueError", message).payload()
+    return False, json.dumps({"type": "ValueError", "message": message})
 
 
 @ffi.wasmtime_component_func_callback_t
@@ -111,10 +123,15 @@ def host_call_callback(_data, _context, _ty, args, nargs, results, nresults):
     try:
         if nargs != 2 or nresults != 1:
             return error_ptr("bad-host-call-signature")
-        op = _take_string(args[0])
-        payload = _take_string(args[1])
+        op = _take_string(args[0], MAX_OP_BYTES)
+        payload = _take_string(args[1], MAX_PAYLOAD_BYTES)
         try:
-            ok, text = _dispatch(op, payload)
+            if op is None:
+                ok, text = _refused(f"host operation name over {MAX_OP_BYTES} bytes")
+            elif payload is None:
+                ok, text = _refused(f"{op}: request over {MAX_PAYLOAD_BYTES} bytes")
+            else:
+                ok, text = _dispatch(op, payload)
         except Stop as stop:
             return error_ptr(stop.reason)
         raw = ffi.wasmtime_component_val_t()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import wasmtime
 
 from . import _cache
-from ._api import MiB, Limits, SandboxResult, clean, guest_view
+from ._api import MAX_ERROR_CHARS, MiB, Limits, SandboxResult, clean, guest_view
 from ._bridge import Run
 from ._callbacks import RUN_IDS, RUNS, TLS
 from ._engine import Runtime
@@ -104,7 +104,7 @@ class Sandbox:
         elapsed = time.perf_counter() - start
         if run.interrupt is not None:
             raise run.interrupt
-        status, error = classify(run, outcome, trap, exit_code)
+        status, error = classify(run, guest_outcome(outcome), trap, exit_code)
         return SandboxResult(
             status=status,
             answer=run.answer,
@@ -112,8 +112,35 @@ class Sandbox:
             stdout=run.out.decode("utf-8", "replace"),
             stderr=run.err.decode("utf-8", "replace"),
             elapsed_s=elapsed,
-            error=error,
+            error=one_line(error),
         )
+
+
+_OUTCOME_KINDS = ("done", "exception", "syntax")
+
+
+def guest_outcome(outcome: dict | None) -> dict | None:
+    """The guest's report of how its program ended, validated: the guest controls it entirely.
+
+    ``kind`` must be one of done/exception/syntax and ``error``/``exc_type`` strings or null;
+    anything else becomes a host-made "malformed outcome" exception. Strings are cut to one line.
+    """
+    if outcome is None:
+        return None
+    kind, error, exc_type = outcome.get("kind"), outcome.get("error"), outcome.get("exc_type")
+    if kind not in _OUTCOME_KINDS or not isinstance(error, (str, type(None))) \
+            or not isinstance(exc_type, (str, type(None))):
+        return {"kind": "exception", "error": "runner: malformed outcome from the guest", "exc_type": None}
+    return {"kind": kind, "error": one_line(error), "exc_type": one_line(exc_type, 200)}
+
+
+def one_line(text: str | None, limit: int = MAX_ERROR_CHARS) -> str | None:
+    """``text`` as valid Unicode, its first non-empty line only, at most ``limit`` characters (+ "...")."""
+    if text is None:
+        return None
+    text = clean(text[: 4 * limit])
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
 def _trap_reason(message: str) -> str:
@@ -136,8 +163,7 @@ def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | 
     if trap is not None and "fuel" in reason and "consumed" in reason:
         return "timeout", f"timeout: fuel limit of {run.limits.fuel} exhausted"
     if trap is not None:
-        stderr_tail = run.err[-4000:].decode("utf-8", "replace")
-        if "memory allocation" in stderr_tail or "out of memory" in reason:
+        if "out of memory" in reason:
             return "memory", f"memory: guest out of memory (limit {run.limits.memory_mb} MiB)"
         if "memory" in reason and "limit" in reason:
             return "memory", f"memory: memory_mb={run.limits.memory_mb} is too small to start the guest ({reason})"
@@ -151,7 +177,8 @@ def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | 
         return "syntax", stack_message
     if trap is None and exit_code is None:
         outcome = outcome or {"kind": "exception", "error": "runner: no outcome", "exc_type": None}
-        if outcome.get("kind") == "syntax":
+        # A syntax error only while the host saw no request at all (any request means it compiled).
+        if outcome.get("kind") == "syntax" and run.phase == "compile":
             return "syntax", outcome.get("error")
     if run.answer is not None:
         return "ok", note
@@ -166,7 +193,7 @@ def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | 
         if "cgr:clock-wait" in trap:
             return "error", f"RuntimeError: {run.stop_detail or 'blocking clock wait refused'}"
         return "error", f"guest trap: {reason[4:] if reason.startswith('cgr:') else reason}"
-    if outcome.get("kind") == "exception":
+    if outcome.get("kind") in ("exception", "syntax"):  # "syntax" here: claimed after the program ran
         error = outcome.get("error")
         if outcome.get("exc_type") == "MemoryError":
             return "memory", error

@@ -33,7 +33,7 @@ def test_wheel_holds_the_namespace_and_data(wheel):
     assert "cgr/__init__.py" not in names  # cgr is a namespace: third parties may not need it, but no clash
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "cgr = cgr.kernel.cli:main" in text and "[pytest11]" in text
+    assert "cgr = cgr.kernel.cli:entry" in text and "[pytest11]" in text
 
 
 def test_wheel_imports(wheel, tmp_path):

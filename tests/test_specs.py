@@ -16,6 +16,20 @@ def test_generated_spec_matches_code(rel, text):
     assert path.read_text() == text, f"{path} drifted from the code: run python -m cgr.kernel.specs specs"
 
 
+def test_schema_text_does_not_depend_on_docstring_formatting():
+    """The schema generator's docstring formatting (indented or dedented, by version) is not meaning."""
+    indented = {"description": "One line\n    and its continuation.\n\n    Second paragraph.",
+                "properties": {"x": {"title": "  T  ", "description": "a\n  b"}}}
+    dedented = {"description": "One line\nand its continuation.\n\nSecond paragraph.",
+                "properties": {"x": {"title": "T", "description": "a\nb"}}}
+    assert specs.normalized(indented) == specs.normalized(dedented) == {
+        "description": "One line and its continuation.\n\nSecond paragraph.",
+        "properties": {"x": {"title": "T", "description": "a b"}}}
+    # a field *named* description keeps its schema (only string values are text)
+    nested = {"properties": {"description": {"type": "string"}}}
+    assert specs.normalized(nested) == nested
+
+
 def test_every_hook_is_documented():
     doc = (SPECS / "hooks.md").read_text()
     for name in specs.hook_names():

@@ -5,6 +5,9 @@ tests can compute exactly what a solver should report. ``alignment`` picks how e
 log-probabilities come back: ``aligned`` (vLLM: position i scores token i), ``shifted``
 (llama-cpp-python's server with a model without BOS: position i holds the distribution that
 predicts token i + 1) or ``none`` (llama.cpp's llama-server: no echo).
+
+``rejects`` refuses chosen requests every time they come (a prompt over the context, say), and
+``unechoable`` makes the echo of chosen prompts differ from them (a tokenizer that does not round-trip).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 #: token -> log-probability (any context); the order is the ranking.
@@ -27,6 +31,13 @@ MODEL_ID = "stub-model"
 def tokenize(text: str) -> list[str]:
     """Words and punctuation, each with its leading whitespace; concatenation gives ``text`` back."""
     return re.findall(r"\s*(?:\w+|[^\w\s])|\s+", text)
+
+
+def prompt_text(body: dict) -> str:
+    """A request's prompt: ``prompt`` (completions) or the last message's content (chat)."""
+    if "messages" in body:
+        return str(body["messages"][-1]["content"])
+    return str(body.get("prompt", ""))
 
 
 def logprob(token: str) -> float:
@@ -48,6 +59,9 @@ class Stub:
         self.alignment = "aligned"
         self.chat_reply = "B"
         self.requests: list[dict] = []
+        #: (prompt substring or predicate on the JSON body, status, payload): refused whenever matched
+        self.rejects: list[tuple[str | Callable[[dict], bool], int, object]] = []
+        self.unechoable: list[str] = []  # echoed with each of these replaced by U+FFFD
         self.release = threading.Event()  # ends any delay at teardown
         stub = self
 
@@ -86,6 +100,9 @@ class Stub:
         if self.failures:
             status, headers, payload = self.failures.pop(0)
             return self._send(h, status, payload, headers)
+        for match, status, payload in self.rejects:
+            if body is not None and (match(body) if callable(match) else match in prompt_text(body)):
+                return self._send(h, status, payload)
         if h.command == "GET" and h.path == "/v1/models":
             return self._send(h, 200, {"object": "list", "data": [{"id": MODEL_ID, "object": "model"}]})
         if h.command == "POST" and h.path == "/v1/completions":
@@ -108,6 +125,9 @@ class Stub:
         prompt, n = body["prompt"], body.get("logprobs")
         gen = next(iter(VOCAB))
         echo = bool(body.get("echo")) and self.alignment != "none"
+        if echo:
+            for needle in self.unechoable:
+                prompt = prompt.replace(needle, "\ufffd")
         choice = {"index": 0, "text": prompt + gen if echo else gen, "finish_reason": "length",
                   "logprobs": None}
         tokens = tokenize(prompt) if echo else []

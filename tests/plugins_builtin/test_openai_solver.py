@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.api import Completion, SolverConfig, SolverError, SolverRequestError
 from cgr.kernel.manager import DEFAULT_PLUGINS, load_plugins
 from cgr.plugins import openai_solver
 from cgr.plugins.openai_http import retry_after_s
@@ -21,6 +21,7 @@ from cgr.plugins.openai_solver import (
     LOGPROB_FLOOR,
     EchoUnsupportedError,
     OpenAIError,
+    OpenAIRequestError,
     OpenAISolver,
     match_choice,
 )
@@ -148,7 +149,7 @@ def test_gives_up_after_max_retries_naming_url_and_status(stub):
 
 def test_client_errors_are_not_retried(stub):
     stub.failures = [(400, {}, {"error": {"message": "max_tokens must be an integer"}})]
-    with pytest.raises(OpenAIError, match=r"HTTP 400 Bad Request: max_tokens must be an integer$"):
+    with pytest.raises(OpenAIRequestError, match=r"HTTP 400 Bad Request: max_tokens must be an integer$"):
         make(stub, max_retries=3).complete("Hi")
     assert len(stub.posts()) == 1
 
@@ -354,3 +355,131 @@ def test_a_run_with_workers_against_the_server_matches_a_sequential_one(stub, to
     one, three = records(tmp_path / "one", 1), records(tmp_path / "three", 3)
     assert three == one and [r["item_id"] for r in three] == ["geo-1", "geo-2", "sci-1"]
     assert all(r["assisted"]["status"] == "ok" and r["assisted"]["prompt_tokens"] > 0 for r in three)
+
+
+# ---------------------------------------------------------------- whose failure: request or solver
+# A scaffold chooses prompts: what a prompt can provoke is the item's error (OpenAIRequestError, a
+# SolverRequestError), never a SolverError, which stops the whole run.
+TOO_LONG = {"error": {"message": "the request exceeds the available context size"}}
+
+
+@pytest.mark.parametrize("status", [400, 409, 413, 422])
+def test_a_rejected_prompt_is_a_request_error_not_a_solver_error(stub, status, monkeypatch):
+    secret = "sk-test-TOPSECRET-123"
+    monkeypatch.setenv("CGR_OPENAI_API_KEY", secret)
+    solver = make(stub, max_retries=3)
+    stub.rejects = [("very long", status, {"error": {"message": f"too long for key {secret}"}})]
+    with pytest.raises(OpenAIRequestError) as err:
+        solver.complete("a very long prompt")
+    exc = err.value
+    assert isinstance(exc, SolverRequestError) and not isinstance(exc, SolverError)
+    assert (exc.url, exc.status) == (f"{stub.url}/chat/completions", status)
+    assert str(exc).startswith(f"POST {stub.url}/chat/completions: HTTP {status} ")
+    assert secret not in str(exc) and "too long for key ***" in str(exc)
+    assert len(stub.posts()) == 1  # not retried: the same request fails again
+    assert solver.complete("Hi").text == "B"  # the server itself is fine
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 405])
+def test_endpoint_and_credential_statuses_stay_solver_errors(stub, status):
+    stub.failures = [(status, {}, {"error": {"message": "no"}})]
+    with pytest.raises(OpenAIError) as err:
+        make(stub, max_retries=3).complete("Hi")
+    assert isinstance(err.value, SolverError) and err.value.status == status and len(stub.posts()) == 1
+
+
+@pytest.mark.parametrize("status", [408, 429, 503])
+def test_overload_after_the_retries_is_a_solver_error(stub, status):
+    stub.failures = [(status, {}, {"error": {"message": "busy"}})] * 3
+    with pytest.raises(OpenAIError, match=rf"HTTP {status} .*\(after 3 attempts\)") as err:
+        make(stub, max_retries=2).complete("Hi")
+    assert isinstance(err.value, SolverError) and len(stub.posts()) == 3
+
+
+def test_a_rejected_logprobs_request_falls_back_to_the_first_choice(stub):
+    stub.chat_reply = "I cannot tell."  # no match: the next-token request decides, and is refused
+    stub.rejects = [(lambda body: bool(body.get("logprobs")), 400, {"error": {"message": "no logprobs"}})]
+    assert make(stub).complete("Which?", choices=["X", "Y"]).text == "X"
+
+
+def test_prompts_the_echo_cannot_score_are_request_errors(stub):
+    solver = make(stub)
+    with pytest.raises(OpenAIRequestError, match=r"no log-probability .*\(it starts the text\)"):
+        solver.logprobs(" ", ["Paris"])  # the continuation merges into the first token
+    stub.unechoable = ["\u0300"]  # a prompt the server's tokenizer does not reproduce
+    with pytest.raises(OpenAIRequestError, match="does not reproduce this prompt") as err:
+        solver.logprobs("Caf\u0300e is", [" Paris"])
+    assert err.value.url == f"{stub.url}/completions" and not isinstance(err.value, SolverError)
+    assert solver.logprobs(CLOZE, [" Paris"]) == pytest.approx([-0.2])  # the others still score
+    fresh = make(stub, echo_alignment="aligned")  # no probe yet: it checks the echo with the probe prompt
+    with pytest.raises(OpenAIRequestError, match="does not reproduce this prompt"):
+        fresh.logprobs("Caf\u0300e is", [" Paris"])
+    stub.alignment = "none"  # a server that never echoes: the solver's failure, as before
+    with pytest.raises(EchoUnsupportedError):
+        make(stub, echo_alignment="aligned").logprobs("Caf\u0300e is", [" Paris"])
+
+
+def _pipeline_config(stub_url: str, bundle, out, **overrides):
+    from cgr.kernel.config import RunConfig
+
+    options = {"base_url": stub_url, "backoff_s": "0.01", "max_retries": "1"}
+    return RunConfig(bundle=bundle, out=out, solver="openai", model=MODEL_ID, strategy="letter",
+                     solver_options=options, **overrides)
+
+
+# The toy bundle's direct prompt for sci-1 and the letter scaffold's prompt for geo-2 (only those).
+SCI1_DIRECT = "C. Paris\nAnswer with the letter of the correct option only."
+GEO2_SCAFFOLD = "C. Oslo\nAnswer with the letter only."
+
+
+def test_a_rejected_prompt_is_recorded_and_the_run_goes_on_and_resume_adds_nothing(stub, toy_bundle, tmp_path):
+    from cgr.kernel.pipeline import run
+    from cgr.kernel.store import read_manifest
+
+    stub.rejects = [(SCI1_DIRECT, 400, TOO_LONG), (GEO2_SCAFFOLD, 400, TOO_LONG)]
+    out = tmp_path / "run"
+    summary = run(_pipeline_config(stub.url, toy_bundle, out), plugins=load_plugins(entry_points=False))
+    assert (summary.written, summary.total) == (3, 3) and read_manifest(out).status == "complete"
+    recs = {r["item_id"]: r for r in records_without_timings(out)}
+    assert list(recs) == ["geo-1", "geo-2", "sci-1"]
+    refused = f"OpenAIRequestError: POST {stub.url}/chat/completions: HTTP 400 Bad Request: " \
+              "the request exceeds the available context size"
+    sci, geo2, geo1 = recs["sci-1"]["direct"], recs["geo-2"]["assisted"], recs["geo-1"]
+    assert sci["error"] == refused and sci["answer"] is None and not sci["correct"]
+    assert recs["sci-1"]["assisted"]["status"] == "ok"  # its scaffold's own prompt was fine
+    assert geo2["status"] == "error" and geo2["answer"] is None and refused in geo2["error"]
+    assert [c["error"] for c in geo2["trace"]] == [refused]
+    assert recs["geo-2"]["direct"]["error"] is None and recs["geo-2"]["direct"]["answer"] is not None
+    assert geo1["direct"]["error"] is None and geo1["assisted"]["status"] == "ok"
+    seen, lines = len(stub.requests), (out / "records.jsonl").read_bytes()
+    again = run(_pipeline_config(stub.url, toy_bundle, out, resume=True), plugins=load_plugins(entry_points=False))
+    assert (again.written, again.skipped, again.total) == (0, 3, 3)
+    assert (out / "records.jsonl").read_bytes() == lines and len(stub.requests) == seen  # no retry, no loop
+    assert read_manifest(out).status == "complete"
+
+
+@pytest.mark.parametrize("where", ["direct", "scaffold"])
+def test_a_refused_key_still_stops_the_run(stub, toy_bundle, tmp_path, where):
+    from cgr.kernel.pipeline import run
+    from cgr.kernel.store import read_manifest
+
+    needle = "C. Oslo\nAnswer with the letter" + (" of the correct option only." if where == "direct" else " only.")
+    stub.rejects = [(needle, 401, {"error": {"message": "invalid api key"}})]
+    out = tmp_path / "run"
+    with pytest.raises(SolverError, match=r"HTTP 401 .*invalid api key"):
+        run(_pipeline_config(stub.url, toy_bundle, out), plugins=load_plugins(entry_points=False))
+    assert [r["item_id"] for r in records_without_timings(out)] == ["geo-1"]  # geo-2 is not recorded
+    assert read_manifest(out).status == "interrupted"
+    stub.rejects = []  # the key is fixed: --resume redoes geo-2 and finishes
+    again = run(_pipeline_config(stub.url, toy_bundle, out, resume=True), plugins=load_plugins(entry_points=False))
+    assert (again.written, again.skipped) == (2, 1) and read_manifest(out).status == "complete"
+
+
+def test_connection_refused_still_stops_the_run(toy_bundle, tmp_path):
+    from cgr.kernel.pipeline import run
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    out = tmp_path / "run"
+    with pytest.raises(SolverError, match=r"cannot connect"):
+        run(_pipeline_config(url, toy_bundle, out), plugins=load_plugins(entry_points=False))
+    assert not (out / "records.jsonl").read_text()
