@@ -43,6 +43,8 @@ from cgr.kernel.records import (
     Record,
     RunManifest,
     SolverCall,
+    decode_record,
+    encode_record,
 )
 from cgr.kernel.store import RunStore, now_iso
 from cgr.sandbox import HostError, Limits, Sandbox, SandboxResult
@@ -372,7 +374,7 @@ class Engine:
                 prompt_tokens=scaffold.prompt_tokens,
                 completion_tokens=scaffold.completion_tokens,
             )
-        return Record(
+        return _valid(Record(
             item_id=item.id,
             dataset=item.dataset,
             task=item.task,
@@ -384,7 +386,7 @@ class Engine:
             generator_side=generator_side,
             audits=self.audit(scaffold.source if scaffold else "", view, assisted),
             budget_matched=self.budget_matched(item, assisted.calls) if self.config.budget_baseline else None,
-        )
+        ))
 
     def manifest(self, bundle: Bundle) -> RunManifest:
         """The run manifest for this engine and bundle."""
@@ -407,6 +409,27 @@ class Engine:
                       "python": platform.python_implementation()},
             limits=self.config.limits.model_dump(),
         )
+
+
+def _valid(record: Record) -> Record:
+    """``record`` if it reads back as a Record; else the same record with a host-made assisted error.
+
+    Much of the assisted channel is shaped by the scaffold; whatever it managed, the record written
+    must be one every reader accepts (the run directory must stay readable).
+    """
+    try:
+        decode_record(encode_record(record))
+        return record
+    except Exception as exc:  # noqa: BLE001 - any encode/validation failure
+        problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    a = record.assisted
+    record.assisted = AssistedChannel(
+        answer=None, correct=False, calls=a.calls if isinstance(a.calls, int) else 0, status="error",
+        program_sha256=a.program_sha256 if isinstance(a.program_sha256, str) else "",
+        program=a.program if isinstance(a.program, str) else "",
+        error=f"cgr: the assisted outcome failed validation ({problem}) and was replaced by this error",
+    )
+    return record
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,8 +31,18 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def read_records(directory: Path | str) -> list[Record]:
-    """All complete records of a run directory (a partial trailing line is ignored)."""
+def _warn(message: str) -> None:
+    print(f"cgr: warning: {message}", file=sys.stderr)
+
+
+def read_records(directory: Path | str, *, on_bad: Callable[[str], None] | None = _warn,
+                 bad_ids: set[str] | None = None) -> list[Record]:
+    """All complete, valid records of a run directory (a partial trailing line is ignored).
+
+    A line that is not a valid record never makes the directory unreadable: it is reported through
+    ``on_bad`` (``file:line: problem``; default: a warning on stderr; ``None``: raise StoreError)
+    and skipped. Its ``item_id``, where the line still has one, is added to ``bad_ids``.
+    """
     path = Path(directory) / RECORDS
     if not path.is_file():
         raise StoreError(f"{path}: no such file (not a cgr run directory?)")
@@ -43,11 +55,33 @@ def read_records(directory: Path | str) -> list[Record]:
                 continue
             try:
                 out.append(decode_record(line))
+                continue
             except msgspec.ValidationError as exc:
-                raise StoreError(f"{path}:{lineno}: invalid record: {exc}") from None
+                problem = f"{path}:{lineno}: invalid record ({_short(str(exc))}), skipped"
             except msgspec.DecodeError as exc:
-                raise StoreError(f"{path}:{lineno}: invalid JSON: {exc}") from None
+                problem = f"{path}:{lineno}: invalid JSON ({_short(str(exc))}), skipped"
+            if on_bad is None:
+                raise StoreError(problem)
+            on_bad(problem)
+            if bad_ids is not None:
+                item_id = _item_id(line)
+                if item_id is not None:
+                    bad_ids.add(item_id)
     return out
+
+
+def _short(text: str, n: int = 200) -> str:
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _item_id(line: bytes) -> str | None:
+    """The ``item_id`` of a line that is JSON but not a valid record (None if it has none)."""
+    try:
+        value = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return None
+    item_id = value.get("item_id") if isinstance(value, dict) else None
+    return item_id if isinstance(item_id, str) else None
 
 
 def read_manifest(directory: Path | str) -> RunManifest:
@@ -79,7 +113,9 @@ class RunStore:
                 )
             self._check_same_run()
             self._truncate_partial_line()
-            self.done = {(r.item_id) for r in read_records(self.dir)}
+            # an invalid line still counts as done: a resume never redoes (or loops on) its item
+            bad: set[str] = set()
+            self.done = {r.item_id for r in read_records(self.dir, bad_ids=bad)} | bad
             self.manifest.created = read_manifest(self.dir).created
         self._fh = self.records_path.open("ab")
         self.write_manifest()

@@ -11,8 +11,9 @@ Any GGUF path works with ``--model PATH``. One ``Llama`` per process and model, 
 caller behind a lock (llama.cpp contexts are not thread-safe). Prompts for ``complete`` and
 ``label_logprobs`` go through the model's own chat template; ``logprobs`` scores raw text (cloze).
 
-No state crosses calls: every call starts from an empty KV cache (a prefix is reused only within
-one call) and sampling above temperature 0 uses the seed the caller passes (the kernel derives it
+No state crosses calls: a prompt is evaluated in fixed 64-token blocks and a cached prefix is reused
+only in whole blocks, which gives bit-for-bit the numbers of an empty cache (see ``_eval_prefix``),
+and sampling above temperature 0 uses the seed the caller passes (the kernel derives it
 from the run seed, the item and the call's index), so an item's result does not depend on what
 ran before it.
 
@@ -227,6 +228,10 @@ def _load_llama(llama_cpp, use_extra_bufts: bool, **kwargs):
             module.llama_model_default_params = original
 
 
+#: Prompts are evaluated in blocks of this many tokens at fixed positions; cached blocks are reused.
+PREFIX_BLOCK = 64
+
+
 class LlamaSolver:
     """A GGUF model through llama-cpp-python, deterministic at temperature 0."""
 
@@ -345,26 +350,28 @@ class LlamaSolver:
         if n >= self.config.n_ctx:
             raise ValueError(f"prompt of {n} tokens does not fit the context window ({self.config.n_ctx})")
 
-    def _eval_prefix(self, tokens: list[int], *, reuse: bool = False) -> np.ndarray:
+    def _eval_prefix(self, tokens: list[int]) -> np.ndarray:
         """Evaluate ``tokens``; return the log-probs of the next token.
 
-        All but the last token are evaluated as one batch, the last as a one-token step. Without
-        ``reuse`` the KV cache starts empty; with it (only within one call) the prefix this call
-        evaluated before is kept, which gives the same numbers as evaluating it again.
+        All but the last token are evaluated in blocks of PREFIX_BLOCK tokens at fixed positions
+        (0, 64, 128, ...), the last as a one-token step. A cached prefix is reused only in whole
+        blocks, and a block's KV entries depend only on the tokens up to its end, computed in the same
+        batch shape every time: so the result is bit-for-bit what evaluating from an empty cache gives,
+        whatever ran before (another item, another call), while a shared prefix is still not paid twice.
         """
         import llama_cpp
 
         llm = self.llm
         head = tokens[:-1]
         common = 0
-        if reuse:
-            for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), head):
-                if a != b:
-                    break
-                common += 1
-        llm.n_tokens = common  # eval() drops the KV cache beyond n_tokens
-        if head[common:]:
-            llm.eval(head[common:])
+        for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), head):
+            if a != b:
+                break
+            common += 1
+        keep = common - common % PREFIX_BLOCK
+        llm.n_tokens = keep  # eval() drops the KV cache beyond n_tokens
+        for start in range(keep, len(head), PREFIX_BLOCK):
+            llm.eval(head[start:start + PREFIX_BLOCK])
         llm.eval(tokens[-1:])
         # eval() keeps no logits without logits_all; read the last row from the context directly.
         ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
@@ -386,7 +393,9 @@ class LlamaSolver:
             return Completion(text=choices[best], prompt_tokens=n_prompt,
                               completion_tokens=len(self._tokens(choices[best], bos=False)))
         with self.lock:
-            self.llm.n_tokens = 0  # no prefix of an earlier call: the reply depends on this call only
+            # The prompt through _eval_prefix (history-independent); create_completion then finds it
+            # cached and evaluates only what is left of it before sampling.
+            self._eval_prefix(self._tokens(text, bos=True))
             out = self.llm.create_completion(
                 text, max_tokens=max_tokens, temperature=temperature, top_k=1 if temperature == 0 else 40,
                 stop=stop or None, seed=self.config.seed if seed is None or temperature == 0 else seed,
@@ -431,7 +440,7 @@ class LlamaSolver:
                 read += len(c_tokens)
                 self._check_fits(len(p_tokens) + len(c_tokens))
                 total = 0.0
-                lp = self._eval_prefix(p_tokens, reuse=bool(scores))  # the prompt, once per call
+                lp = self._eval_prefix(p_tokens)  # the prompt's cached blocks are reused
                 for i, tok in enumerate(c_tokens):
                     total += float(lp[tok])
                     if i + 1 < len(c_tokens):
