@@ -5,7 +5,10 @@
 2. shared-prefix reuse: label scoring after a long few-shot prefix, warm KV cache vs cold (the
    cache dropped before every call) (target >= 3x faster);
 3. direct answer modes on the sample bundle: accuracy and time of generate+extract, grammar
-   (constrained label) and next-token label log-probabilities.
+   (constrained label) and next-token label log-probabilities;
+4. extra buffer types (issue: AMX crash): the direct loop with the model loaded with llama.cpp's
+   extra buffer types (repacked weights; AMX where present) vs without, interleaved; on a CPU with
+   AMX, ``auto`` runs without them, so this is what that costs (or gains).
 
     python bench/bench_solver.py [--items N] [--model NAME|PATH] [--repeats R]
 """
@@ -77,6 +80,23 @@ def bench_prefix(solver: LlamaSolver, items, repeats: int) -> tuple[float, float
     return statistics.median(t_cold) / n, statistics.median(t_warm) / n
 
 
+def bench_extra_buffers(model, items, repeats: int) -> tuple[float, float]:
+    """Seconds for the direct loop over ``items`` with extra buffer types on and off (medians)."""
+    on = LlamaSolver(SolverConfig(model=model, options={"extra_buffers": "on"}))
+    off = LlamaSolver(SolverConfig(model=model, options={"extra_buffers": "off"}))
+
+    def loop(solver):
+        for it in items:
+            solver.complete(render_direct(it.guest_view()), max_tokens=8, temperature=0.0, stop=["\n"])
+
+    loop(on), loop(off)  # warm both
+    t_on, t_off = [], []
+    for _ in range(repeats):
+        t_on.append(timed(lambda: loop(on)))
+        t_off.append(timed(lambda: loop(off)))
+    return statistics.median(t_on), statistics.median(t_off)
+
+
 def bench_modes(solver: LlamaSolver, items) -> dict[str, tuple[float, float, int]]:
     """Accuracy, seconds per item and no-answer count of each direct mode.
 
@@ -125,6 +145,9 @@ def main() -> None:
     cold, warm = bench_prefix(solver, items, args.repeats)
     print(f"shared-prefix reuse (5-shot prefix): cold {cold * 1e3:.1f} ms/call, warm {warm * 1e3:.1f} ms/call "
           f"= {cold / warm:.1f}x faster (target >= 3x)")
+    t_on, t_off = bench_extra_buffers(args.model, items[:40], args.repeats)
+    print(f"extra buffer types (40 prompts, direct generate): on {40 / t_on:.1f}/s, off {40 / t_off:.1f}/s "
+          f"= off runs at {t_on / t_off:.2f}x the speed of on | this CPU: {info['extra_buffers_reason']}")
     modes = bench_modes(solver, items[: args.items])
     base = modes["generate"][1]
     print(f"direct answer modes on {min(args.items, len(items))} sample items:")

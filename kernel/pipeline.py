@@ -81,15 +81,12 @@ class TraceBound:
             return
         whole = msgspec.json.encode([call.op, call.prompt, call.options, call.reply])
         call.sha256, call.truncated = hashlib.sha256(whole).hexdigest(), True
-        room = min(TRACE_TEXT_CHARS, max(0, self.left) // 3)
+        room = min(TRACE_TEXT_CHARS, max(0, self.left) // 3)  # for each of prompt, reply, options
         call.prompt = _cut(call.prompt, room)
         if reply:
             call.reply = _cut(reply, room)
-        if sizes[2] > room:
-            call.options = {k: ([_cut(v, room // len(val)) for v in val] if isinstance(val, list)
-                                and all(isinstance(v, str) for v in val) and val else
-                                _cut(val, room) if isinstance(val, str) else val)
-                            for k, val in call.options.items() for val in [val]}
+        if sizes[2] > room:  # option lists are kept whole or not at all (the hash stands for them)
+            call.options = {k: v for k, v in call.options.items() if not isinstance(v, (str, list))}
         self.left -= len(call.prompt) + len(call.reply if isinstance(call.reply, str) else "") + \
             sum(map(len, _option_strings(call.options)))
 
@@ -105,10 +102,12 @@ def _option_strings(options: dict) -> list[str]:
 
 
 def _cut(text: str, limit: int) -> str:
-    """``text`` within ``limit`` characters, or its head and a marker saying how long it was."""
+    """``text`` within ``limit`` characters: its head and an ASCII marker saying how long it was, or
+    nothing at all when there is no room (``truncated`` and ``sha256`` still say what it was)."""
     if len(text) <= limit:
         return text
-    return text[: max(0, limit)] + f"…[cut by cgr: {len(text)} chars]"
+    marker = f"...[cut by cgr: {len(text)} chars]"
+    return text[: limit - len(marker)] + marker if limit > len(marker) else ""
 
 
 @dataclass

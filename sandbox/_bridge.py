@@ -81,6 +81,7 @@ class Run:
         self.extract_calls = 0  # extract_choice calls: they share the max_calls budget
         self.bytes = 0  # request and reply bytes that crossed so far (capped by MAX_RUN_BYTES)
         self.budget_breached = False
+        self.budget_error: str | None = None  # the first budget refusal (the call_budget status's error)
         self.answer: str | None = None
         self.invalid_submit: str | None = None
         self.notes: list[str] = []  # refused requests and host failures (the first is SandboxResult.error)
@@ -175,21 +176,24 @@ class Run:
             out.append(clean(v))
         return out
 
+    def _breach(self, message: str):
+        """Refuse a request over a budget; the first such refusal is the run's call_budget error."""
+        if not self.budget_breached:
+            self.budget_breached, self.budget_error = True, f"call budget: {message}"
+        raise self.note("CallBudgetExceeded", message)
+
     def _count_bytes(self, op: str, n: int) -> None:
         """Add ``n`` bytes to the run's traffic; refuse the request once MAX_RUN_BYTES is spent."""
         if self.bytes + n > MAX_RUN_BYTES:
-            self.budget_breached = True
-            raise self.note("CallBudgetExceeded", f"{op[:64]}: byte budget exhausted (requests and replies of one "
-                                                  f"run are capped at {MAX_RUN_BYTES} bytes)")
+            self._breach(f"{op[:64]}: byte budget exhausted (requests and replies of one run are capped at "
+                         f"{MAX_RUN_BYTES} bytes)")
         self.bytes += n
 
     def _count_call(self, op: str, *, extract: bool = False) -> None:
         """One crossing against max_calls (solver calls and extract_choice calls together)."""
         if self.calls + self.extract_calls >= self.limits.max_calls:
-            self.budget_breached = True
-            raise self.note("CallBudgetExceeded",
-                            f"{op}: call budget exhausted (max_calls={self.limits.max_calls} calls of "
-                            f"solver_call, solver_logprobs and extract_choice)")
+            self._breach(f"{op}: call budget exhausted (max_calls={self.limits.max_calls} calls of "
+                         f"solver_call, solver_logprobs and extract_choice)")
         if extract:
             self.extract_calls += 1
         else:

@@ -169,7 +169,7 @@ def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | 
             return "memory", f"memory: memory_mb={run.limits.memory_mb} is too small to start the guest ({reason})"
     # 2. the call budget (the program may have caught the refusal)
     if run.budget_breached:
-        return "call_budget", f"call budget: more than max_calls={run.limits.max_calls} solver calls requested"
+        return "call_budget", run.budget_error
     # 3. how the program itself ended
     stack = trap is not None and "call stack exhausted" in reason
     stack_message = "RecursionError: wasm call stack exhausted (code or data nested too deeply)"
