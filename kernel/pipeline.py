@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import platform
-
-import msgspec
 import sys
 import time
 from collections import deque
@@ -23,6 +21,8 @@ from functools import cached_property
 from itertools import islice
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
+
+import msgspec
 
 from cgr.kernel import __version__, prompts
 from cgr.kernel.api import GeneratorConfig, Scaffold, SolverConfig, SolverError, call_seed, scored_tokens, takes_seed
@@ -271,7 +271,7 @@ class Engine:
                 if op == "solve":
                     opts = {k: args.get(k) for k in ("max_tokens", "temperature", "stop", "choices")}
                     call.options = {k: v for k, v in opts.items() if v is not None}
-                    index = sum(1 for c in trace if c.op != "extract") - 1  # this call's index in the item
+                    index = len(trace) - 1  # this crossing's position in the item's trace
                     completion = self.solver.complete(args["prompt"], **self._seeded(call.options, item, index))
                     call.reply = completion.text
                     call.prompt_tokens = completion.prompt_tokens
