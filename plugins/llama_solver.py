@@ -11,7 +11,7 @@ Any GGUF path works with ``--model PATH``. One ``Llama`` per process and model, 
 caller behind a lock (llama.cpp contexts are not thread-safe). Prompts for ``complete`` and
 ``label_logprobs`` go through the model's own chat template; ``logprobs`` scores raw text (cloze).
 
-No state crosses calls: a prompt is evaluated in fixed 256-token blocks and a cached prefix is reused
+No state crosses calls: a prompt is evaluated in fixed 64-token blocks and a cached prefix is reused
 only in whole blocks, which gives bit-for-bit the numbers of an empty cache (see ``_eval_prefix``),
 and sampling above temperature 0 uses the seed the caller passes (the kernel derives it
 from the run seed, the item and the call's index), so an item's result does not depend on what
@@ -229,7 +229,7 @@ def _load_llama(llama_cpp, use_extra_bufts: bool, **kwargs):
 
 
 #: Prompts are evaluated in blocks of this many tokens at fixed positions; cached blocks are reused.
-PREFIX_BLOCK = 256
+PREFIX_BLOCK = 64
 
 
 class LlamaSolver:
@@ -354,7 +354,7 @@ class LlamaSolver:
         """Evaluate ``tokens``; return the log-probs of the next token.
 
         All but the last token are evaluated in blocks of PREFIX_BLOCK tokens at fixed positions
-        (0, 256, 512, ...), the last as a one-token step. A cached prefix is reused only in whole
+        (0, 64, 128, ...), the last as a one-token step. A cached prefix is reused only in whole
         blocks, and a block's KV entries depend only on the tokens up to its end, computed in the same
         batch shape every time: so the result is bit-for-bit what evaluating from an empty cache gives,
         whatever ran before (another item, another call), while a shared prefix is still not paid twice.
