@@ -432,22 +432,26 @@ class LlamaSolver:
         p_tokens = self._tokens(prompt, bos=True)
         if not p_tokens:
             raise ValueError("empty prompt")
+        c_lists = [self._tokens(cont, bos=False) for cont in continuations]
+        for c_tokens in c_lists:
+            self._check_fits(len(p_tokens) + len(c_tokens))
         scores = []
-        read = len(p_tokens)  # the prompt once (its KV cache is reused), then each continuation
         with self.lock:
-            for cont in continuations:
-                c_tokens = self._tokens(cont, bos=False)
-                read += len(c_tokens)
-                self._check_fits(len(p_tokens) + len(c_tokens))
-                total = 0.0
-                lp = self._eval_prefix(p_tokens)  # the prompt's cached blocks are reused
+            after_prompt = self._eval_prefix(p_tokens)
+            prompt_end = self.llm.n_tokens
+            for c_tokens in c_lists:
+                # This call's prompt stays cached (computed once, above: the same numbers as computing
+                # it again); only the previous continuation's entries are dropped.
+                self.llm.n_tokens = prompt_end
+                total, lp = 0.0, after_prompt
                 for i, tok in enumerate(c_tokens):
                     total += float(lp[tok])
                     if i + 1 < len(c_tokens):
                         self.llm.eval([tok])
                         lp = self._last_logprobs()
                 scores.append(total)
-        return Scores(scores, prompt_tokens=read)
+        # the prompt once, then each continuation
+        return Scores(scores, prompt_tokens=len(p_tokens) + sum(map(len, c_lists)))
 
     def _last_logprobs(self) -> np.ndarray:
         import llama_cpp
