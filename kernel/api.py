@@ -14,6 +14,10 @@ class SolverError(RuntimeError):
     """A solver cannot answer (model missing, server down…); the CLI shows it as one line."""
 
 
+class PluginConfigError(ValueError):
+    """A plugin was given a setting it does not have (an unknown strategy…); the CLI shows it as one line."""
+
+
 class SolverConfig(BaseModel):
     """What a solver factory gets: model selection and deterministic decoding settings."""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Iterator
 
 from cgr.kernel.manager import Plugins, load_plugins
 from cgr.kernel.records import Audit
-from cgr.kernel.store import RECORDS, read_records
+from cgr.kernel.store import RECORDS, StoreError, read_records
 
 
 def run_auditors(plugins: Plugins, program: str, item: dict | None, assisted=None) -> list[Audit]:
@@ -32,10 +33,17 @@ def _as_dicts(audits: list[Audit]) -> list[dict]:
 
 
 def audit_paths(paths: list[Path], item: dict | None = None, plugins: Plugins | None = None) -> Iterator[dict]:
-    """One result per script file, or per record for a run directory."""
+    """One result per script file, or per record for a run directory.
+
+    A script that does not parse gets the verdict ``syntax_error`` (its ``syntax_error`` field says
+    where): it cannot hard-code anything, it cannot run at all.
+    """
     plugins = plugins or load_plugins()
     for path in map(Path, paths):
-        if path.is_dir() and (path / RECORDS).exists():
+        if path.is_dir() and not (path / RECORDS).exists():
+            raise StoreError(f"{path}: the directory holds no {RECORDS} (not a run directory; give a run's --out "
+                             "or script files)")
+        if path.is_dir():
             for record in read_records(path):
                 audits = run_auditors(plugins, record.assisted.program, item, record.assisted)
                 yield {
@@ -48,4 +56,9 @@ def audit_paths(paths: list[Path], item: dict | None = None, plugins: Plugins | 
         else:
             program = path.read_text(errors="replace")
             audits = run_auditors(plugins, program, item, None)
-            yield {"script": str(path), "verdict": verdict_of(audits), "findings": _as_dicts(audits)}
+            result = {"script": str(path), "verdict": verdict_of(audits), "findings": _as_dicts(audits)}
+            try:
+                ast.parse(program)
+            except SyntaxError as exc:
+                result.update(verdict="syntax_error", syntax_error=f"{exc.msg} (line {exc.lineno})")
+            yield result

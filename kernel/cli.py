@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sys
@@ -12,23 +13,32 @@ import click
 
 from cgr.kernel import __version__
 from cgr.kernel.adapters import ADAPTERS
-from cgr.kernel.api import SolverError
+from cgr.kernel.api import PluginConfigError, SolverError
 from cgr.kernel.bundle import BundleError
 from cgr.kernel.config import MAX_CALLS_MAX, MEMORY_MB_RANGE, OUTPUT_KB_RANGE, TIMEOUT_S_MAX
 from cgr.kernel.manager import PluginError, UnknownPluginError
+from cgr.kernel.store import StoreError
 
 
 class CgrGroup(click.Group):
-    """Turns the kernel's named errors into one clear line and exit status 1."""
+    """Turns the kernel's named errors into one clear line and exit status 1, and any other
+    exception into one line naming its type (``cgr --debug`` shows the traceback instead)."""
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
             return super().invoke(ctx)
-        except (BundleError, PluginError, UnknownPluginError, SolverError) as exc:
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors (exit 2), ctx.exit, Abort
+        except (BundleError, PluginError, UnknownPluginError, SolverError, PluginConfigError, StoreError,
+                _UserError) as exc:
+            if ctx.params.get("debug"):
+                raise
             click.echo(f"cgr: error: {exc}", err=True)
             ctx.exit(1)
-        except _UserError as exc:
-            click.echo(f"cgr: error: {exc}", err=True)
+        except Exception as exc:  # noqa: BLE001 - nothing unexpected ends in a bare traceback
+            if ctx.params.get("debug") or isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                raise  # click reports a closed pipe itself
+            click.echo(f"cgr: error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
             ctx.exit(1)
 
 
@@ -51,7 +61,8 @@ _TIMEOUT = _FiniteSeconds(0, TIMEOUT_S_MAX)
 
 @click.group(cls=CgrGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cgr")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error instead of one line.")
+def main(debug: bool) -> None:
     """cgr: code-guided reasoning for small language models on multiple-choice QA."""
 
 
@@ -95,7 +106,7 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
 
     from cgr.kernel import pipeline, stats
     from cgr.kernel.config import RunConfig, SandboxLimits
-    from cgr.kernel.store import StoreError, read_records
+    from cgr.kernel.store import read_records
 
     try:
         config = RunConfig(
@@ -112,8 +123,13 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
         raise _UserError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
     started = time.monotonic()
+    warned = []
 
     def progress(i: int, n: int, r) -> None:
+        error = pipeline.solver_error(r)
+        if error and not warned:  # said at once, not after hours of items that all fail the same way
+            warned.append(r.item_id)
+            click.echo(f"cgr: warning: first solver error (item {r.item_id}): {error}", err=True)
         if quiet:
             return
         mark = lambda ok: "+" if ok else "-"  # noqa: E731
@@ -141,14 +157,29 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
 
     try:
         summary = pipeline.run(config, progress=progress, on_start=on_start)
-    except StoreError as exc:
-        raise _UserError(str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl-C: what is written stays, and --resume continues from there
+        click.echo(f"\ncgr: interrupted: {_kept(out)} record(s) kept in {out}/records.jsonl; "
+                   "continue with the same command plus --resume", err=True)
+        sys.exit(130)
     records = read_records(out)
     click.echo(stats.format_table(stats.report(records, seed=seed)))
     click.echo(
         f"\n{summary.written} new record(s), {summary.skipped} already recorded, {summary.total} in "
         f"{out}/records.jsonl (manifest: {out}/run.json)"
     )
+    n, m = summary.direct_errors, summary.written
+    if n >= 2 and 2 * n > m:  # a broken solver is an error, not a 0% score
+        item_id, error = summary.first_error or ("?", "?")
+        raise _UserError(f"{n} of {m} items errored: first error (item {item_id}): {error}")
+
+
+def _kept(out: Path) -> int:
+    """Complete record lines in ``out``'s records.jsonl (a half-written last line is not kept)."""
+    try:
+        with (out / "records.jsonl").open("rb") as fh:
+            return sum(1 for line in fh if line.endswith(b"\n"))
+    except OSError:
+        return 0
 
 
 def _clock(seconds: float) -> str:
@@ -271,15 +302,26 @@ def audit(paths, item_path, as_json):
     from cgr.kernel.audit import audit_paths
 
     item = _load_item(item_path) if item_path else None
+    counts = {kind: {"clean": 0, "hard_coded": 0, "syntax_error": 0} for kind in ("scripts", "records")}
     for result in audit_paths(paths, item):
+        counts["scripts" if "script" in result else "records"][result["verdict"]] += 1
         if as_json:
             click.echo(json.dumps(result))
-        else:
-            where = result.get("script") or result.get("item_id")
-            click.echo(f"{where}: {result['verdict']}")
-            for f in result["findings"]:
-                if f["verdict"] == "flag":
-                    click.echo(f"    {f['auditor']}: {f['reason']}")
+            continue
+        where = result.get("script") or result.get("item_id")
+        click.echo(f"{where}: {result['verdict']}" + (f" ({result['syntax_error']})" if "syntax_error" in result
+                                                       else ""))
+        for f in result["findings"]:
+            if f["verdict"] == "flag" and "syntax_error" not in result:
+                click.echo(f"    {f['auditor']}: {f['reason']}")
+    if not as_json:
+        for kind, c in counts.items():
+            if sum(c.values()):
+                click.echo(f"{sum(c.values())} {kind}: {c['clean']} clean, {c['hard_coded']} hard_coded, "
+                           f"{c['syntax_error']} unparsable")
+    scripts = counts["scripts"]
+    if scripts["hard_coded"] or scripts["syntax_error"]:  # a flagged script fails the command (for CI)
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------------------------- replay ----

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -115,6 +117,19 @@ def _disabled() -> set[str]:
     return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
 
 
+_warned_disabled: set[str] = set()
+
+
+def _warn_unknown_disabled(disabled: set[str], builtins: tuple[str, ...]) -> None:
+    """A misspelt name in CGR_DISABLE_PLUGINS would otherwise skip nothing, silently; said once per process."""
+    known = set(builtins) | {ep.name for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT)}
+    unknown = sorted(disabled - known - _warned_disabled)
+    if unknown:
+        _warned_disabled.update(unknown)
+        print(f"cgr: warning: {DISABLE_ENV} names unknown plugin(s): {', '.join(unknown)} "
+              f"(known: {', '.join(sorted(known))})", file=sys.stderr)
+
+
 def load_plugins(
     *,
     builtins: tuple[str, ...] = DEFAULT_PLUGINS,
@@ -128,6 +143,7 @@ def load_plugins(
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     disabled = _disabled()
+    _warn_unknown_disabled(disabled, builtins)
     for name in disabled:
         pm.set_blocked(name)
     for modname in builtins:
@@ -166,6 +182,54 @@ def _load_entry_points(pm: pluggy.PluginManager, disabled: set[str]) -> dict[str
         if ep.dist is not None:
             dists[ep.name] = f"{ep.dist.metadata['name']} {ep.dist.version}"
     return dists
+
+
+def check_solver(solver: object, name: str) -> None:
+    """PluginError unless ``solver`` has every method of the ``Solver`` protocol with a compatible
+    signature: the protocol's positional parameters by position, its keyword-only ones by name (or
+    ``**kwargs``); extra parameters must be optional. Checked before a run starts, because a solver
+    that fails on every call would otherwise score 0% item by item instead of failing once, loudly.
+    """
+    from cgr.kernel.api import Solver
+
+    for method in ("info", "complete", "label_logprobs", "logprobs"):
+        problem = _signature_problem(getattr(solver, method, None),
+                                     inspect.signature(getattr(Solver, method)), method)
+        if problem:
+            raise PluginError(f"solver {name!r}: {problem}")
+
+
+def _signature_problem(func: object, proto: inspect.Signature, method: str) -> str | None:
+    if func is None:
+        return f"has no {method}() method"
+    if not callable(func):
+        return f"{method} is not callable"
+    try:
+        sig = inspect.signature(func)  # bound method: no self
+    except (TypeError, ValueError):
+        return None  # a builtin without a signature: nothing to check
+    P = inspect.Parameter
+    wanted = [p for p in proto.parameters.values() if p.name != "self"]
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    var_args = any(p.kind is P.VAR_POSITIONAL for p in params)
+    var_kw = any(p.kind is P.VAR_KEYWORD for p in params)
+    want_pos = [p for p in wanted if p.kind is P.POSITIONAL_OR_KEYWORD]
+    if len(positional) < len(want_pos) and not var_args:
+        return (f"{method}() takes {len(positional)} positional argument(s), the protocol passes "
+                f"{len(want_pos)} ({', '.join(p.name for p in want_pos)})")
+    by_name = {p.name: p for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)}
+    for p in wanted:
+        if p.kind is P.KEYWORD_ONLY and p.name not in by_name and not var_kw:
+            if p.name == "seed":  # optional part of the protocol (see api.takes_seed)
+                continue
+            return f"{method}() lacks keyword {p.name!r}"
+    for i, p in enumerate(params):
+        extra = p.kind is P.KEYWORD_ONLY and p.name not in proto.parameters or \
+            p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD) and i >= len(want_pos)
+        if extra and p.default is P.empty:
+            return f"{method}() requires {p.name!r}, which the protocol never passes"
+    return None
 
 
 def _collect(plugins: Plugins) -> None:

@@ -30,7 +30,7 @@ from cgr.kernel.audit import run_auditors
 from cgr.kernel.bundle import Bundle, BundleError, load_bundle
 from cgr.kernel.extract import extract_label
 from cgr.kernel.config import RunConfig
-from cgr.kernel.manager import Entry, Plugins, load_plugins
+from cgr.kernel.manager import Entry, Plugins, check_solver, load_plugins
 from cgr.kernel.records import (
     MAX_TRACE_CHARS,
     TRACE_TEXT_CHARS,
@@ -135,6 +135,7 @@ class Engine:
                 options=config.solver_options,
             )
         )
+        check_solver(solver, config.solver)
         generator = generator_factory(
             GeneratorConfig(strategy=config.strategy, model=config.generator_model, seed=config.seed)
         )
@@ -431,15 +432,29 @@ def _valid(record: Record) -> Record:
     return record
 
 
+def solver_error(record: Record) -> str | None:
+    """The solver's error on this item, if any: the direct channel's, or a scaffold's failed solver
+    call (a scaffold's own bugs are not the solver's)."""
+    if record.direct.error:
+        return record.direct.error
+    error = record.assisted.error or ""
+    if record.assisted.status == "error" and error.startswith("HostError: solver failed"):
+        return error
+    return None
+
+
 @dataclass
 class RunSummary:
-    """What ``run`` did: where, how many records were written now and in total."""
+    """What ``run`` did: where, how many records were written now and in total, and how many of the
+    new ones the solver failed on (so a solver that fails on everything does not pass as a 0% run)."""
 
     out: str
     written: int
     skipped: int
     total: int
     records: list[Record]
+    direct_errors: int = 0  # new records whose direct channel has an error
+    first_error: tuple[str, str] | None = None  # (item id, error) of the first solver error
 
 
 def run(
@@ -462,6 +477,7 @@ def run(
         items = [it for it in items if it.task in config.tasks]
     items = items[: config.limit] if config.limit else items
     engine = engine or Engine.from_config(config, plugins)
+    check_solver(engine.solver, engine.solver_name)  # also a solver swapped into a given engine
     store = RunStore(config.out, engine.manifest(bundle), resume=config.resume)
     todo = [it for it in items if it.id not in store.done]
     if on_start:
@@ -479,7 +495,9 @@ def run(
         raise
     complete = all(it.id in store.done for it in items)
     store.close("complete" if complete else "partial")
-    return RunSummary(str(config.out), len(written), len(items) - len(todo), len(store.done), written)
+    first = next(((r.item_id, e) for r in written if (e := solver_error(r))), None)
+    return RunSummary(str(config.out), len(written), len(items) - len(todo), len(store.done), written,
+                      direct_errors=sum(1 for r in written if r.direct.error), first_error=first)
 
 
 def _process_in_order(engine: Engine, items: list[Item], workers: int) -> Iterator[Record]:

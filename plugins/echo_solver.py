@@ -6,7 +6,7 @@ It is deterministic and honest about being a diagnostic: ``complete`` echoes the
 
 from __future__ import annotations
 
-from cgr.kernel.api import Completion, SolverConfig
+from cgr.kernel.api import Completion, SolverConfig, SolverError
 from cgr.kernel.hookspecs import hookimpl
 
 
@@ -17,6 +17,9 @@ class EchoSolver:
 
     def __init__(self, config: SolverConfig | None = None):
         self.config = config or SolverConfig()
+        if self.config.options:  # it has none: a --solver-option meant for another solver is a mistake
+            raise SolverError(f"echo solver: unknown --solver-option {', '.join(sorted(self.config.options))} "
+                              "(it takes none)")
 
     def info(self) -> dict:
         """Manifest facts."""

@@ -18,7 +18,7 @@ the generator-side channel of this generator is always empty.
 
 from __future__ import annotations
 
-from cgr.kernel.api import GeneratorConfig, Scaffold
+from cgr.kernel.api import GeneratorConfig, PluginConfigError, Scaffold
 from cgr.kernel.hookspecs import hookimpl
 
 CLOZE_PROMPT = '''\
@@ -74,7 +74,7 @@ STRATEGIES = {"per_option": PER_OPTION, "pmi": PMI, "letter": LETTER}
 DEFAULT_STRATEGY = "per_option"
 
 
-class UnknownStrategyError(ValueError):
+class UnknownStrategyError(PluginConfigError):
     """A strategy name the template generator does not have."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +80,7 @@ class Sandbox:
         TLS.run = run
         TICKER.add(run)
         store = None
+        previous_sigint = _defer_sigint(run)
         try:
             store = rt.new_store(run.id, limits.memory_mb * MiB, limits.fuel)
             instance = rt.instantiate(store)
@@ -101,6 +103,10 @@ class Sandbox:
             if store is not None:
                 store.close()
             RUNS.pop(run.id, None)
+            # Last: a Ctrl-C from here on raises at once, and finds the store already closed (one
+            # left open, held by the KeyboardInterrupt's traceback, crashed the process at exit).
+            if previous_sigint is not None:
+                signal.signal(signal.SIGINT, previous_sigint)
         elapsed = time.perf_counter() - start
         if run.interrupt is not None:
             raise run.interrupt
@@ -114,6 +120,27 @@ class Sandbox:
             elapsed_s=elapsed,
             error=one_line(error),
         )
+
+
+def _defer_sigint(run: Run):
+    """Ctrl-C while wasm runs on the main thread stops the run and is raised once wasmtime returns.
+
+    Python raises KeyboardInterrupt at the next bytecode, which is often the first line of a host
+    callback, before its ``try``: unwinding through wasmtime there crashes the process (SIGSEGV).
+    So, only where SIGINT has Python's default handler, the handler only marks the run interrupted
+    (the guest stops at its next epoch or host call) and ``_run`` raises the KeyboardInterrupt.
+    Returns the handler to restore, or None where nothing was changed (other threads, own handlers).
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return None
+
+    def interrupted(_signum, _frame) -> None:
+        if run.interrupt is None:
+            run.interrupt = KeyboardInterrupt()
+        run.set_stop("interrupted", "interrupted: KeyboardInterrupt")
+
+    return signal.signal(signal.SIGINT, interrupted)
 
 
 _OUTCOME_KINDS = ("done", "exception", "syntax")

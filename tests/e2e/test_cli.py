@@ -63,6 +63,7 @@ def test_audit_scripts(tmp_path):
     good.write_text(HONEST)
     bad.write_text("submit('A')\n")
     res = cli("audit", good, bad, "--json")
+    assert res.exit_code == 1  # a flagged script fails the command
     out = [json.loads(x) for x in res.output.strip().splitlines()]
     assert [o["verdict"] for o in out] == ["clean", "hard_coded"]
     assert any("constant 'A'" in f["reason"] for f in out[1]["findings"])

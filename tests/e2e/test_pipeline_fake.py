@@ -8,6 +8,7 @@ import pytest
 
 from cgr.kernel.api import SolverError
 from cgr.kernel.config import RunConfig, SandboxLimits
+from cgr.kernel.manager import PluginError
 from cgr.kernel.pipeline import Engine, run
 from cgr.kernel.records import Record
 from cgr.kernel.store import read_records
@@ -160,6 +161,35 @@ def test_an_item_the_solver_refuses_is_recorded_and_the_run_goes_on(plugins, toy
     assert len(recs) == 3
     assert recs["sci-1"].direct.answer is None and "exceed context window" in recs["sci-1"].direct.error
     assert recs["geo-1"].direct.error is None and recs["geo-1"].direct.answer == "B"
+    assert summary.direct_errors == 1 and summary.first_error[0] == "sci-1"
+    assert summary.first_error[1].startswith("ValueError: Requested tokens (5000)")
+
+
+def test_a_failed_solver_call_inside_a_scaffold_is_the_first_error(plugins, toy_bundle, tmp_path):
+    class BrokenScores(FakeSolver):
+        def logprobs(self, prompt, continuations):
+            raise RuntimeError("scores broken")
+
+    cfg = config(toy_bundle, tmp_path / "run")
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = BrokenScores()
+    summary = run(cfg, engine=engine)
+    assert [r.assisted.status for r in summary.records] == ["error"] * 3
+    assert summary.direct_errors == 0  # the direct channel did not use logprobs
+    assert summary.first_error == ("geo-1", "HostError: solver failed: RuntimeError: scores broken")
+
+
+def test_a_solver_with_a_wrong_signature_stops_before_anything_is_written(plugins, toy_bundle, tmp_path):
+    class NoChoices(FakeSolver):
+        def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None):
+            return super().complete(prompt, max_tokens=max_tokens)
+
+    cfg = config(toy_bundle, tmp_path / "run")
+    engine = Engine.from_config(cfg, plugins)
+    engine.solver = NoChoices()
+    with pytest.raises(PluginError, match=r"^solver 'fake': complete\(\) lacks keyword 'choices'$"):
+        run(cfg, engine=engine)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_solver_outage_stops_the_run_without_a_false_record(plugins, toy_bundle, tmp_path):

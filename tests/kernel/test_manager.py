@@ -1,7 +1,8 @@
 import pytest
 
 from cgr.kernel.hookspecs import hookimpl
-from cgr.kernel.manager import DEFAULT_PLUGINS, PluginError, UnknownPluginError, load_plugins
+from cgr.kernel import manager
+from cgr.kernel.manager import DEFAULT_PLUGINS, PluginError, UnknownPluginError, check_solver, load_plugins
 
 
 def test_builtins_register_everything(plugins):
@@ -43,6 +44,66 @@ def test_disable_env_blocks_a_plugin(monkeypatch):
     with pytest.raises(UnknownPluginError):
         loaded.solver("echo")
     assert "cgr.plugins.echo_solver" not in loaded.plugin_names()
+
+
+def test_disable_env_warns_once_about_unknown_names(monkeypatch, capsys):
+    monkeypatch.setattr(manager, "_warned_disabled", set())
+    monkeypatch.setenv("CGR_DISABLE_PLUGINS", "cgr.plugins.echo_solver,echo_solvr")
+    load_plugins(entry_points=False)
+    load_plugins(entry_points=False)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "cgr: warning: CGR_DISABLE_PLUGINS names unknown plugin(s): echo_solvr (known: cgr.plugins.auditors, ")
+    assert "cgr.plugins.echo_solver" in err[0]
+    monkeypatch.setenv("CGR_DISABLE_PLUGINS", "cgr.plugins.echo_solver")
+    load_plugins(entry_points=False)
+    assert capsys.readouterr().err == ""  # known names: nothing to say
+
+
+class _Good:
+    name = "good"
+
+    def info(self):
+        return {}
+
+    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None, seed=None, top_k=1):
+        pass
+
+    def label_logprobs(self, prompt, labels):
+        pass
+
+    def logprobs(self, prompt, continuations):
+        pass
+
+
+def test_check_solver_accepts_the_protocol_and_optional_extras(plugins):
+    check_solver(_Good(), "good")  # extra optional parameters (seed, top_k) are fine
+
+    class Kwargs(_Good):
+        def complete(self, p, **kw):  # any name for the positional prompt, keywords through **kw
+            pass
+
+    check_solver(Kwargs(), "kw")
+    check_solver(plugins.solver("echo").obj(), "echo")
+    check_solver(plugins.solver("fake").obj(), "fake")
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"complete": lambda self, prompt, *, max_tokens=256, temperature=0.0, stop=None: None},
+     "complete() lacks keyword 'choices'"),
+    ({"logprobs": None}, "has no logprobs() method"),
+    ({"label_logprobs": 3}, "label_logprobs is not callable"),
+    ({"logprobs": lambda self, prompt: None},
+     "logprobs() takes 1 positional argument(s), the protocol passes 2 (prompt, continuations)"),
+    ({"info": lambda self, verbose: None}, "info() requires 'verbose', which the protocol never passes"),
+    ({"complete": lambda self, prompt, *, model, max_tokens=256, temperature=0.0, stop=None, choices=None: None},
+     "complete() requires 'model', which the protocol never passes"),
+])
+def test_check_solver_names_the_method_and_the_problem(change, problem):
+    broken = type("Broken", (_Good,), change)()
+    with pytest.raises(PluginError) as exc:
+        check_solver(broken, "x")
+    assert str(exc.value) == f"solver 'x': {problem}"
 
 
 def test_describe_lists_builtins(plugins):

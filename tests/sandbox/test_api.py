@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -346,6 +349,27 @@ def test_keyboard_interrupt_in_host_propagates(sandbox, item):
 
     with pytest.raises(KeyboardInterrupt):
         sandbox.run("solver_call('x')", item, host)
+    assert sandbox.run("submit('A')", item, EchoHost()).status == "ok"
+
+
+@pytest.mark.parametrize("source", ["while True:\n    pass\n", "while True:\n    solver_call('x')\n"])
+def test_ctrl_c_while_wasm_runs_is_a_keyboard_interrupt_not_a_crash(sandbox, item, source):
+    # A KeyboardInterrupt raised at a host callback's entry would unwind through wasmtime (SIGSEGV);
+    # the run stops instead and sandbox.run raises it once wasmtime has returned.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores SIGINT
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        for _ in range(3):
+            start = time.monotonic()
+            timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                sandbox.run(source, item, EchoHost(), Limits(timeout_s=60, max_calls=10 ** 6))
+            assert time.monotonic() - start < 30
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert sandbox.run("submit('A')", item, EchoHost()).status == "ok"
 
 
