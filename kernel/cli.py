@@ -106,7 +106,7 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
 
     from cgr.kernel import pipeline, stats
     from cgr.kernel.config import RunConfig, SandboxLimits
-    from cgr.kernel.store import read_records
+    from cgr.kernel.store import count_records, read_records
 
     try:
         config = RunConfig(
@@ -158,7 +158,7 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
     try:
         summary = pipeline.run(config, progress=progress, on_start=on_start)
     except KeyboardInterrupt:  # Ctrl-C: what is written stays, and --resume continues from there
-        click.echo(f"\ncgr: interrupted: {_kept(out)} record(s) kept in {out}/records.jsonl; "
+        click.echo(f"\ncgr: interrupted: {count_records(out)} record(s) kept in {out}/records.jsonl; "
                    "continue with the same command plus --resume", err=True)
         sys.exit(130)
     records = read_records(out)
@@ -171,15 +171,6 @@ def run(bundle, limit, tasks, out, solver, model, solver_options, gpu_layers, n_
     if n >= 2 and 2 * n > m:  # a broken solver is an error, not a 0% score
         item_id, error = summary.first_error or ("?", "?")
         raise _UserError(f"{n} of {m} items errored: first error (item {item_id}): {error}")
-
-
-def _kept(out: Path) -> int:
-    """Complete record lines in ``out``'s records.jsonl (a half-written last line is not kept)."""
-    try:
-        with (out / "records.jsonl").open("rb") as fh:
-            return sum(1 for line in fh if line.endswith(b"\n"))
-    except OSError:
-        return 0
 
 
 def _clock(seconds: float) -> str:
@@ -488,9 +479,10 @@ def entry():
     from cgr.kernel import crash
 
     argv = sys.argv[1:]
+    command = next((a for a in argv if not a.startswith("-")), None)  # after group flags (--debug)
     if os.environ.get(crash.SUPERVISED_ENV):
         crash.in_child()
-    elif argv[:1] == ["run"] and os.environ.get("CGR_NO_SUPERVISOR") != "1":
+    elif command == "run" and os.environ.get("CGR_NO_SUPERVISOR") != "1":
         return crash.supervise(argv)
     return main(args=argv, prog_name="cgr")
 

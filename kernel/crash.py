@@ -79,11 +79,9 @@ def crash_report(argv: list[str], sig: int) -> list[str]:
             what += f", extra buffer types {solver['extra_buffers_reason']}"
     except (OSError, ValueError, AttributeError):
         pass
-    try:
-        with (out / "records.jsonl").open("rb") as fh:
-            kept = sum(1 for line in fh if line.endswith(b"\n"))
-    except OSError:
-        kept = 0
+    from cgr.kernel.store import count_records
+
+    kept = count_records(out)
     return [
         f"cgr: error: the run process crashed ({name}) in native code while using {what}; "
         f"CPU: {cpu_description()}",

@@ -70,6 +70,16 @@ def read_records(directory: Path | str, *, on_bad: Callable[[str], None] | None 
     return out
 
 
+def count_records(directory: Path | str) -> int:
+    """Complete lines of a run directory's records.jsonl without decoding them (0 if it has none);
+    a half-written last line is not a record."""
+    try:
+        with (Path(directory) / RECORDS).open("rb") as fh:
+            return sum(1 for line in fh if line.endswith(b"\n"))
+    except OSError:
+        return 0
+
+
 def _short(text: str, n: int = 200) -> str:
     return text if len(text) <= n else text[:n] + "..."
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import wasmtime
 
-from ._api import (MAX_LIST_ITEMS, MAX_NOTES, MAX_PAYLOAD_BYTES, MAX_REPLY_CHARS, MAX_RUN_BYTES, MAX_SOLVER_TOKENS,
+from ._api import (MAX_LIST_ITEMS, MAX_NOTES, MAX_REPLY_CHARS, MAX_RUN_BYTES, MAX_SOLVER_TOKENS,
                    Limits, HostError, clean, type_name)
 
 
@@ -132,11 +132,10 @@ class Run:
     # -- the dispatcher -------------------------------------------------------------------------
 
     def dispatch(self, op: str, payload: str) -> str:
+        """One request; its size was checked before it was copied (_callbacks: MAX_OP_BYTES, MAX_PAYLOAD_BYTES)."""
         if op == "phase":
             self.phase = "exec"
             return "null"
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise self.note("ValueError", f"{op[:64]}: request of {len(payload)} bytes is too large")
         self.phase = "exec"  # any real request means the program is running (it compiled)
         self._count_bytes(op, len(payload))
         try:
