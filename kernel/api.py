@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
+
+from cgr.kernel.records import AssistedChannel, Record
 
 
 class SolverError(RuntimeError):
@@ -146,3 +151,95 @@ class SolverRequestError(Exception):
     The item's error, not the run's: deliberately not a ``SolverError``, so the pipeline records it
     for that item (the direct channel's error, a HostError inside a scaffold) and goes on.
     """
+
+
+# ---------------------------------------------------------------- registrars -------------------
+# What each ``register_*`` hook receives (see ``cgr.kernel.hookspecs``). The kernel passes objects
+# of these shapes; a plugin only ever calls them.
+
+SolverFactory = Callable[[SolverConfig], Solver]
+GeneratorFactory = Callable[[GeneratorConfig], Generator]
+#: ``fn(text, labels, choices) -> label | None``
+Extractor = Callable[[str, list[str], list[str]], "str | None"]
+#: ``fn(program, item, assisted) -> (verdict, reason)``
+Auditor = Callable[[str, "dict | None", "AssistedChannel | None"], "tuple[str, str]"]
+
+
+class SolverRegistrar(Protocol):
+    def __call__(self, name: str, factory: SolverFactory, *, description: str = "",
+                 replace: bool = False) -> None: ...
+
+
+class GeneratorRegistrar(Protocol):
+    def __call__(self, name: str, factory: GeneratorFactory, *, description: str = "",
+                 replace: bool = False) -> None: ...
+
+
+class ExtractorRegistrar(Protocol):
+    def __call__(self, name: str, fn: Extractor, *, order: int = 100, description: str = "",
+                 replace: bool = False) -> None: ...
+
+
+class AuditorRegistrar(Protocol):
+    def __call__(self, name: str, fn: Auditor, *, description: str = "", replace: bool = False) -> None: ...
+
+
+class RowError(ValueError):
+    """A source row an adapter cannot map: ``field`` and ``problem`` become a ``BundleError``."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """What an adapter knows besides the row: where it is and the user's choices."""
+
+    source: Path
+    number: int  # line / row / element number in the source, from 1
+    seed: int
+
+
+#: ``fn(path, data) -> iterator of (number, value)``
+Reader = Callable[[Path, bytes], Iterator[tuple[int, object]]]
+#: ``fn(row, ctx) -> item dict`` (raises RowError)
+Adapter = Callable[[dict, RowContext], dict]
+
+
+class FormatRegistrar(Protocol):
+    def reader(self, name: str, fn: Reader, *, suffixes: tuple[str, ...], description: str = "",
+               replace: bool = False) -> None: ...
+
+    def adapter(self, name: str, fn: Adapter, *, dataset: str, description: str = "",
+                replace: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What a reporter renders: the records of one or more runs and the statistics settings."""
+
+    records: list[Record]
+    runs: list[Path] = field(default_factory=list)  # the run directories, when read from disk
+    tau: float = 0.30
+    resamples: int = 2000
+    seed: int = 0
+
+
+Reporter = Callable[[ReportRequest], str]
+
+
+class ReporterRegistrar(Protocol):
+    def __call__(self, name: str, fn: Reporter, *, description: str = "", replace: bool = False) -> None: ...
+
+
+class CommandGroup(Protocol):
+    """The root ``click.Group`` of ``cgr`` as ``register_commands`` sees it."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[..., Any]: ...
+
+    def group(self, *args: Any, **kwargs: Any) -> Callable[..., Any]: ...
+
+    def add_command(self, cmd: Any, name: str | None = None) -> None: ...
+
+    def replace_command(self, cmd: Any, name: str | None = None) -> None: ...

@@ -1,14 +1,30 @@
-"""The hook contract of cgr: four plugin families, each registered through one ``register_*`` hook.
+"""The hook contract of cgr: seven plugin families, each filled through one ``register_*`` hook.
 
-Every hook receives a ``register`` callback and calls it once per thing it provides, so the kernel
-(not the plugin) owns names, clashes and lookups (see ``cgr.kernel.manager``). A hookimpl may accept
-any subset of the spec's arguments. ``specs/hooks.md`` documents these hooks; a test keeps the two
-in step.
+Every hook is called once per process through pluggy (``pm.hook.register_…``), so hook wrappers and
+tracing work. Every implementation is called, in pluggy's order (plugins registered later are
+called first; ``tryfirst``/``trylast`` move an implementation). The order never decides a clash:
+the kernel owns names, and a name registered twice is an error naming both plugins unless exactly
+one of the two registrations says ``replace=True`` (that one wins, whatever the order; ``cgr
+plugins`` shows what it replaced). A hookimpl may accept any subset of the spec's arguments; a
+misspelt hook name fails at load time. ``specs/hooks.md`` is generated from this module.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:
+    from cgr.kernel.api import (
+        AuditorRegistrar,
+        CommandGroup,
+        ExtractorRegistrar,
+        FormatRegistrar,
+        GeneratorRegistrar,
+        ReporterRegistrar,
+        SolverRegistrar,
+    )
 
 PROJECT = "cgr"
 
@@ -17,39 +33,85 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
-# ---------------------------------------------------------------- solvers ----------------------
 @hookspec
-def register_solvers(register) -> None:
-    """Register solver factories: ``register(name, factory, description="")``.
+def register_solvers(register: SolverRegistrar) -> None:
+    """Register solver factories: ``register(name, factory, *, description="", replace=False)``.
 
-    ``factory(config: SolverConfig) -> Solver`` builds a solver (see ``cgr.kernel.api.Solver``).
+    ``factory(config: SolverConfig) -> Solver`` builds a solver (the ``Solver`` protocol of
+    ``cgr.kernel.api``: ``info``, ``complete``, ``label_logprobs``, ``logprobs``). The kernel checks
+    a built solver's methods against the protocol by signature before a run starts. The two scoring
+    methods may return ``Scores(values, prompt_tokens=n)``, a ``list[float]`` that also says how
+    many tokens the model read; log-probabilities are at most 0.
     """
 
 
-# ---------------------------------------------------------------- generators -------------------
 @hookspec
-def register_generators(register) -> None:
-    """Register scaffold generators: ``register(name, factory, description="")``.
+def register_generators(register: GeneratorRegistrar) -> None:
+    """Register scaffold generators: ``register(name, factory, *, description="", replace=False)``.
 
-    ``factory(config: GeneratorConfig) -> Generator`` (see ``cgr.kernel.api.Generator``).
+    ``factory(config: GeneratorConfig) -> Generator`` with ``info() -> dict`` and ``generate(item)
+    -> Scaffold`` (``source``, optional generator-side ``answer``, ``raw``, ``calls``, token
+    counts). ``item`` is the guest view: never the gold answer.
     """
 
 
-# ---------------------------------------------------------------- extractors -------------------
 @hookspec
-def register_extractors(register) -> None:
-    """Register answer extractors: ``register(name, fn, order=100, description="")``.
+def register_extractors(register: ExtractorRegistrar) -> None:
+    """Register answer extractors: ``register(name, fn, *, order=100, description="", replace=False)``.
 
-    ``fn(text, labels, choices) -> str | None`` returns a label or None (never a guess); the chain
-    runs in ascending ``order`` and the first non-None wins.
+    ``fn(text, labels, choices) -> str | None`` returns one of ``labels`` or None (never a guess).
+    The chain runs in ascending ``order`` (then name) and the first label wins; the text is cut to
+    its last 32,000 characters first. Built-in order: ``exact_label`` (10), ``answer_is`` (20),
+    ``leading_label`` (30), ``option_text`` (40).
     """
 
 
-# ---------------------------------------------------------------- auditors ---------------------
 @hookspec
-def register_auditors(register) -> None:
-    """Register scaffold auditors: ``register(name, fn, description="")``.
+def register_auditors(register: AuditorRegistrar) -> None:
+    """Register scaffold auditors: ``register(name, fn, *, description="", replace=False)``.
 
-    ``fn(program: str, item: dict, assisted: AssistedChannel | None) -> (verdict, reason)`` with
-    verdict ``"pass"`` or ``"flag"``; ``assisted`` is None for a static audit of a bare script.
+    ``fn(program, item, assisted) -> (verdict, reason)`` with verdict ``"pass"`` or ``"flag"``;
+    ``assisted`` is the record's assisted channel, or None for a static audit of a bare script. An
+    auditor that raises is recorded as a flag naming the exception. Built-ins: ``hardcode`` (static
+    AST) and ``solver_use`` (made a solver call at run time).
+    """
+
+
+@hookspec
+def register_bundle_formats(register: FormatRegistrar) -> None:
+    """Register source formats for bundles: ``register.reader(…)`` and ``register.adapter(…)``.
+
+    ``register.reader(name, fn, *, suffixes, description="", replace=False)``: ``fn(path, data)``
+    yields ``(number, value)`` pairs (the line, row or element number from 1, and one decoded
+    value) from a file whose name ends with one of ``suffixes``. Readers serve ``cgr run --bundle``
+    and ``cgr bundle`` alike; JSONL is the kernel's own. ``register.adapter(name, fn, *, dataset,
+    description="", replace=False)``: ``fn(row, ctx) -> dict`` maps one source row (``ctx``: source
+    path, row number, seed) to an item of the bundle interface, or raises ``RowError(field,
+    problem)``; ``cgr bundle convert --from NAME`` uses it. Built-ins: readers ``msgpack``,
+    ``json``, ``parquet``, ``csv``; adapters ``cgr``, ``arc``, ``openbookqa``, ``sciq``, ``mmlu``,
+    ``mmlu-csv``.
+    """
+
+
+@hookspec
+def register_reporters(register: ReporterRegistrar) -> None:
+    """Register report formats: ``register(name, fn, *, description="", replace=False)``.
+
+    ``fn(request: ReportRequest) -> str`` renders the records of one or more runs
+    (``request.records``, ``request.runs``, ``request.tau``, ``request.resamples``,
+    ``request.seed``); ``cgr report --format NAME`` prints what it returns, or writes it with
+    ``-o FILE``. Built-ins: ``table`` (the end of ``cgr run`` too), ``markdown``, ``json`` (the
+    DESIGN.md contract).
+    """
+
+
+@hookspec
+def register_commands(cli: CommandGroup) -> None:
+    """Add commands to the ``cgr`` command line: ``cli`` is the root ``click.Group``.
+
+    Use ``@cli.command()`` / ``@cli.group()`` or ``cli.add_command(cmd)``; ``cli.replace_command(cmd)``
+    replaces a command of the same name that another plugin added. The kernel's own commands
+    (``run``, ``plugins``) cannot be replaced. A command fails with one line, exit 1, by raising
+    ``click.ClickException`` or one of the kernel's named errors. Built-ins: ``report``,
+    ``compare``, ``replay``, ``audit``, ``bundle``, ``models`` and ``sandbox``.
     """
