@@ -24,7 +24,7 @@ import time
 
 from cgr.kernel.api import SolverConfig
 from cgr.kernel.bundle import load_bundle
-from cgr.kernel.extract import extract_label
+from cgr.kernel.channels import extract_label
 from cgr.kernel.manager import load_plugins
 from cgr.kernel.prompts import render_direct
 from cgr.plugins.llama_solver import LlamaSolver

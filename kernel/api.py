@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -33,7 +33,7 @@ class SolverConfig(BaseModel):
     n_threads: int | None = Field(None, ge=1)
     gpu_layers: int | None = None  # None = all layers when a GPU backend exists, else 0
     seed: int = 0
-    options: dict = {}
+    options: dict[str, Any] = {}
 
 
 class GeneratorConfig(BaseModel):
@@ -45,37 +45,37 @@ class GeneratorConfig(BaseModel):
     model: str | None = None  # for model-backed generators: embedded model name or GGUF path
     max_tokens: int = Field(768, ge=16, le=8192)
     seed: int = 0
-    options: dict = {}
+    options: dict[str, Any] = {}
 
 
-class Scores(list):
+class Scores(list[float]):
     """Log-probabilities from ``label_logprobs``/``logprobs``: a plain ``list[float]`` that also
     says how many tokens the model read to score them (``prompt_tokens``).
 
     Returning a plain list stays valid; the tokens are then recorded as 0 (unknown).
     """
 
-    def __init__(self, values=(), *, prompt_tokens: int = 0):
+    def __init__(self, values: Iterable[float] = (), *, prompt_tokens: int = 0) -> None:
         super().__init__(float(v) for v in values)
         self.prompt_tokens = int(prompt_tokens)
 
 
-def call_seed(run_seed: int, item_id: str, *key) -> int:
+def call_seed(run_seed: int, item_id: str, *key: object) -> int:
     """The sampling seed of one call: a 31-bit hash of (run seed, item id, call key)."""
     text = "\0".join(str(part) for part in (run_seed, item_id, *key))
     return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:4], "little") >> 1
 
 
-def takes_seed(solver) -> bool:
+def takes_seed(solver: object) -> bool:
     """Whether ``solver.complete`` accepts ``seed=`` (an optional part of the Solver protocol)."""
     try:
-        params = inspect.signature(solver.complete).parameters
+        params = inspect.signature(solver.complete).parameters  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         return False
     return "seed" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def scored_tokens(scores: list) -> int:
+def scored_tokens(scores: list[float]) -> int:
     """The tokens a solver reported for ``scores`` (0 for a plain list)."""
     return int(getattr(scores, "prompt_tokens", 0) or 0)
 
@@ -94,7 +94,7 @@ class Solver(Protocol):
 
     name: str
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         """Manifest facts: model path, sha256, backend, offloaded layers, seed…"""
 
     def complete(
@@ -138,10 +138,10 @@ class Generator(Protocol):
 
     name: str
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         """Manifest facts: strategy, prompt version, model…"""
 
-    def generate(self, item: dict) -> Scaffold:
+    def generate(self, item: dict[str, Any]) -> Scaffold:
         """Return the scaffold for ``item`` (the guest view: id, question, choices, labels, context)."""
 
 
@@ -162,7 +162,7 @@ GeneratorFactory = Callable[[GeneratorConfig], Generator]
 #: ``fn(text, labels, choices) -> label | None``
 Extractor = Callable[[str, list[str], list[str]], "str | None"]
 #: ``fn(program, item, assisted) -> (verdict, reason)``
-Auditor = Callable[[str, "dict | None", "AssistedChannel | None"], "tuple[str, str]"]
+Auditor = Callable[[str, "dict[str, Any] | None", "AssistedChannel | None"], "tuple[str, str]"]
 
 
 class SolverRegistrar(Protocol):
@@ -199,12 +199,13 @@ class RowContext:
     source: Path
     number: int  # line / row / element number in the source, from 1
     seed: int
+    options: dict[str, str] = field(default_factory=dict[str, Any])  # the user's adapter options (--option KEY=VALUE)
 
 
 #: ``fn(path, data) -> iterator of (number, value)``
 Reader = Callable[[Path, bytes], Iterator[tuple[int, object]]]
 #: ``fn(row, ctx) -> item dict`` (raises RowError)
-Adapter = Callable[[dict, RowContext], dict]
+Adapter = Callable[[dict[str, Any], RowContext], dict[str, Any]]
 
 
 class FormatRegistrar(Protocol):

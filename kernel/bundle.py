@@ -1,33 +1,39 @@
-"""Bundles: a JSONL (or msgpack) file of items plus a manifest. Every error names file, line (or
-item) and field."""
+"""Bundles: loading and validation. A bundle is a file of items plus an optional ``manifest.json``
+beside it; every error names file, line (or item, row…) and field.
+
+JSONL is the kernel's own format. A file with another suffix is read by the reader a plugin
+registered for that suffix (``register_bundle_formats``, ``Plugins.readers()``); a suffix no reader
+claims is read as JSONL. A reader may set the attribute ``unit`` on its function (``"line"``,
+``"row"``…; default ``"item"``): the word errors use for its positions.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-import msgspec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
+from cgr.kernel.api import Reader
 from cgr.kernel.records import Item
 
 DEFAULT_LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
-
-MSGPACK_SUFFIXES = (".msgpack", ".mpk")
+#: The kernel's own format; read without asking any plugin.
+JSONL_SUFFIX = ".jsonl"
 
 
 class BundleError(ValueError):
     """A bundle that cannot be used; ``str()`` is one line: ``file:line: field: problem`` (for a
-    msgpack bundle ``file: item N: field: problem``, N counted from 1)."""
+    reader whose unit is not ``line``, e.g. msgpack: ``file: item N: field: problem``, N from 1)."""
 
-    def __init__(self, path: Path | str, line: int | None, field: str | None, problem: str,
-                 unit: str = "line"):
+    def __init__(self, path: Path | str, line: int | None, field: str | None, problem: str, unit: str = "line"):
         self.path, self.line, self.field, self.problem, self.unit = str(path), line, field, problem, unit
         if line is None:
             where = self.path
@@ -49,18 +55,16 @@ class ItemModel(BaseModel):
     labels: list[str] | None = None
     answer: str
     context: str | None = None
-    metadata: dict = {}
+    metadata: dict[str, Any] = {}
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ItemModel":
+    def _consistent(self) -> ItemModel:
         if any(not c.strip() for c in self.choices):
             raise ValueError("choices: empty option text")
         if self.labels is None:
             self.labels = list(DEFAULT_LABELS[: len(self.choices)])
         if len(self.labels) != len(self.choices):
-            raise ValueError(
-                f"labels: {len(self.labels)} labels for {len(self.choices)} choices"
-            )
+            raise ValueError(f"labels: {len(self.labels)} labels for {len(self.choices)} choices")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels: duplicate labels")
         if self.answer not in self.labels:
@@ -88,14 +92,10 @@ class Bundle:
 
     path: Path
     items: list[Item]
-    manifest: dict
+    manifest: dict[str, Any]
     sha256: str
 
-    def summary(self) -> dict:
-        """What ``cgr bundle check`` reports: :meth:`describe` plus :func:`item_counts`."""
-        return {**self.describe(), **item_counts(self.items)}
-
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What the run manifest records about the bundle."""
         return {
             "path": str(self.path),
@@ -106,35 +106,21 @@ class Bundle:
         }
 
 
-def item_counts(items: list[Item]) -> dict:
-    """Counts per dataset/task, per number of options and per gold position (from 1)."""
-    def counted(values) -> dict:
-        return {str(k): v for k, v in sorted(Counter(values).items())}
-
-    return {
-        "count": len(items),
-        "tasks": counted(f"{it.dataset}/{it.task}" for it in items),
-        "options": counted(len(it.choices) for it in items),
-        "gold_position": counted(it.labels.index(it.answer) + 1 for it in items),
-        "with_context": sum(1 for it in items if it.context),
-    }
-
-
 def sample_bundle_path() -> Path:
     """The bundled sample items shipped inside the package."""
     return Path(str(resources.files("cgr.kernel") / "data" / "sample" / "items.jsonl"))
 
 
-def _field_of(err: dict) -> str:
+def _field_of(err: ErrorDetails) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()))
-    msg = err.get("msg", "")
+    msg = str(err.get("msg", ""))
     if not loc and ": " in msg:  # our model validator prefixes the field itself
         return msg.split(": ", 1)[0].removeprefix("Value error, ")
     return loc or "item"
 
 
-def _problem_of(err: dict) -> str:
-    msg = err.get("msg", "invalid").removeprefix("Value error, ")
+def _problem_of(err: ErrorDetails) -> str:
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if not err.get("loc") and ": " in msg:
         msg = msg.split(": ", 1)[1]
     return msg
@@ -159,26 +145,8 @@ def note_id(seen: dict[str, int], item: Item, path: Path | str, where: int, unit
     seen[item.id] = where
 
 
-def is_msgpack(path: Path | str) -> bool:
-    """Whether ``path`` names a msgpack bundle (by its suffix); anything else is read as JSONL."""
-    return Path(path).suffix.lower() in MSGPACK_SUFFIXES
-
-
-def read_values(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, object]]]:
-    """The unit ("line" or "item") and (number, decoded value) pairs of a JSONL file, or of a
-    msgpack file holding an array (numbers from 1; blank JSONL lines are skipped)."""
-    if not is_msgpack(path):
-        return "line", _jsonl_values(path, data)
-    try:
-        values = msgspec.msgpack.decode(data)
-    except msgspec.DecodeError as exc:
-        raise BundleError(path, None, None, f"invalid msgpack: {exc}") from None
-    if not isinstance(values, list):
-        raise BundleError(path, None, None, f"expected a msgpack array, got {type(values).__name__}")
-    return "item", enumerate(values, start=1)
-
-
-def _jsonl_values(path: Path, data: bytes) -> Iterator[tuple[int, object]]:
+def jsonl_values(path: Path | str, data: bytes) -> Iterator[tuple[int, object]]:
+    """(line number, decoded value) of each non-blank line of a JSONL file (numbers from 1)."""
     for lineno, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
             continue
@@ -188,15 +156,53 @@ def _jsonl_values(path: Path, data: bytes) -> Iterator[tuple[int, object]]:
             raise BundleError(path, lineno, None, f"invalid JSON: {exc}") from None
 
 
-def load_bundle(path: Path | str | None = None) -> Bundle:
-    """Load and validate a bundle (default: the shipped sample): JSONL, or a msgpack array of items
-    for a ``.msgpack``/``.mpk`` file. Stops at the first bad item."""
+def reader_unit(reader: Reader) -> str:
+    """The word a reader's positions are named by in errors: its ``unit`` attribute, else ``item``."""
+    unit = getattr(reader, "unit", None)
+    return unit if isinstance(unit, str) and unit else "item"
+
+
+def read_values(
+    path: Path, data: bytes, readers: Mapping[str, Reader] | None = None
+) -> tuple[str, Iterator[tuple[int, object]]]:
+    """The unit of position (``line``, ``item``, ``row``…) and the (number, value) pairs of a file.
+
+    JSONL unless ``readers`` (suffix -> reader) has a reader for the file's suffix. With
+    ``readers=None`` the registered readers are used (``load_plugins().readers()``, loaded only for
+    a suffix other than ``.jsonl``). A reader's own failure other than a BundleError becomes one.
+    """
+    suffix = path.suffix.lower()
+    if suffix == JSONL_SUFFIX:
+        return "line", jsonl_values(path, data)
+    if readers is None:
+        from cgr.kernel.manager import load_plugins  # late: the manager loads plugins
+
+        readers = load_plugins().readers()
+    reader = readers.get(suffix)
+    if reader is None:
+        return "line", jsonl_values(path, data)
+    return reader_unit(reader), _guarded(reader, path, data)
+
+
+def _guarded(reader: Reader, path: Path, data: bytes) -> Iterator[tuple[int, object]]:
+    try:
+        yield from reader(path, data)
+    except BundleError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's reader failing on a bad file
+        raise BundleError(path, None, None, f"cannot read as {path.suffix}: {type(exc).__name__}: {exc}") from exc
+
+
+def load_bundle(path: Path | str | None = None, readers: Mapping[str, Reader] | None = None) -> Bundle:
+    """Load and validate a bundle (default: the shipped sample). JSONL, or any format a plugin reads
+    (``readers``: suffix -> reader, e.g. ``plugins.readers()``; see :func:`read_values`). Stops at
+    the first bad item."""
     path = Path(path) if path is not None else sample_bundle_path()
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BundleError(path, None, None, f"cannot read: {exc.strerror or exc}") from None
-    unit, values = read_values(path, data)
+    unit, values = read_values(path, data, readers)
     items: list[Item] = []
     seen: dict[str, int] = {}
     for where, obj in values:
@@ -206,10 +212,13 @@ def load_bundle(path: Path | str | None = None) -> Bundle:
     if not items:
         raise BundleError(path, None, None, "no items")
     manifest_path = path.with_name("manifest.json")
-    manifest: dict = {}
+    manifest: dict[str, Any] = {}
     if manifest_path.is_file():
         try:
-            manifest = json.loads(manifest_path.read_text())
+            loaded = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as exc:
             raise BundleError(manifest_path, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
+        if not isinstance(loaded, dict):
+            raise BundleError(manifest_path, None, None, f"expected a JSON object, got {type(loaded).__name__}")
+        manifest = loaded
     return Bundle(path, items, manifest, hashlib.sha256(data).hexdigest())

@@ -7,26 +7,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cgr.sandbox import Limits
+
 DirectMode = Literal["generate", "grammar", "logprobs"]
 
 
-# Bounds of the per-scaffold limits, shared by the config model and the CLI options.
-TIMEOUT_S_MAX = 3600.0
-MEMORY_MB_RANGE = (16, 4096)  # wasm32 linear memory tops out at 4 GiB
-MAX_CALLS_MAX = 10_000
-OUTPUT_KB_RANGE = (1, 16 * 1024)
-
-
-class SandboxLimits(BaseModel):
-    """Per-scaffold limits (mirrors ``cgr.sandbox.Limits``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeout_s: float = Field(30.0, gt=0, le=TIMEOUT_S_MAX, allow_inf_nan=False)
-    memory_mb: int = Field(256, ge=MEMORY_MB_RANGE[0], le=MEMORY_MB_RANGE[1])
-    max_output_bytes: int = Field(64 * 1024, ge=OUTPUT_KB_RANGE[0] * 1024, le=OUTPUT_KB_RANGE[1] * 1024)
-    max_calls: int = Field(64, ge=0, le=MAX_CALLS_MAX)
-    fuel: int | None = Field(None, ge=1)  # CPU fuel (roughly wasm instructions); None = off
+#: The per-scaffold limits are the sandbox's own type, with its defaults and bounds (one of each).
+SandboxLimits = Limits
 
 
 class RunConfig(BaseModel):
@@ -53,5 +40,5 @@ class RunConfig(BaseModel):
     budget_temperature: float = Field(0.7, gt=0, le=2)
     seed: int = 0
     workers: int = Field(1, ge=1, le=64)  # items processed at once (records still in bundle order)
-    limits: SandboxLimits = SandboxLimits()
+    limits: Limits = Field(default_factory=Limits)
     resume: bool = False

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ReporterRegistrar,
         SolverRegistrar,
     )
+    from cgr.kernel.manager import Plugins
 
 PROJECT = "cgr"
 
@@ -106,9 +107,10 @@ def register_reporters(register: ReporterRegistrar) -> None:
 
 
 @hookspec
-def register_commands(cli: CommandGroup) -> None:
+def register_commands(cli: CommandGroup, plugins: Plugins) -> None:
     """Add commands to the ``cgr`` command line: ``cli`` is the root ``click.Group``.
 
+    ``plugins`` is everything loaded (e.g. ``plugins.all("reporter")`` for a ``--format`` choice).
     Use ``@cli.command()`` / ``@cli.group()`` or ``cli.add_command(cmd)``; ``cli.replace_command(cmd)``
     replaces a command of the same name that another plugin added. The kernel's own commands
     (``run``, ``plugins``) cannot be replaced. A command fails with one line, exit 1, by raising

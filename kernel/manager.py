@@ -11,12 +11,15 @@ import importlib.metadata
 import inspect
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+import click
 import pluggy
 
 from cgr.kernel import hookspecs
+from cgr.kernel.api import Adapter, Reader
 
 #: Built-in plugins, by module name (the kernel knows them by name only).
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -27,12 +30,28 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "cgr.plugins.llm_generator",
     "cgr.plugins.extractors",
     "cgr.plugins.auditors",
+    "cgr.plugins.formats",
+    "cgr.plugins.reports",
+    "cgr.plugins.audit_command",
+    "cgr.plugins.replay",
+    "cgr.plugins.sandbox_command",
 )
 
 #: Comma-separated plugin names (entry-point or module names) that must not be loaded.
 DISABLE_ENV = "CGR_DISABLE_PLUGINS"
 
-FAMILIES = ("solver", "generator", "extractor", "auditor")
+#: Families of registered things, and the hook that fills each.
+HOOKS: dict[str, str] = {
+    "solver": "register_solvers",
+    "generator": "register_generators",
+    "extractor": "register_extractors",
+    "auditor": "register_auditors",
+    "reader": "register_bundle_formats",
+    "adapter": "register_bundle_formats",
+    "reporter": "register_reporters",
+    "command": "register_commands",
+}
+FAMILIES = tuple(HOOKS)
 
 
 class PluginError(Exception):
@@ -57,6 +76,8 @@ class Entry:
     plugin: str
     description: str = ""
     order: int = 100
+    extra: Mapping[str, Any] = field(default_factory=dict)  # dataset of an adapter, suffixes of a reader
+    replaces: str | None = None  # the plugin whose registration of this name this one replaced
 
 
 @dataclass
@@ -82,19 +103,31 @@ class Plugins:
         """The generator factory registered as ``name``."""
         return self.get("generator", name)
 
+    def reporter(self, name: str) -> Entry:
+        """The reporter registered as ``name``."""
+        return self.get("reporter", name)
+
     def extractors(self) -> list[Entry]:
         """The extractor chain in its defined order (ascending ``order``, then name)."""
         return sorted(self.entries["extractor"].values(), key=lambda e: (e.order, e.name))
 
     def auditors(self) -> list[Entry]:
         """All auditors, by name."""
-        return sorted(self.entries["auditor"].values(), key=lambda e: e.name)
+        return self.all("auditor")
+
+    def all(self, family: str) -> list[Entry]:
+        """Every entry of ``family``, by name."""
+        return sorted(self.entries[family].values(), key=lambda e: e.name)
+
+    def readers(self) -> dict[str, Reader]:
+        """Bundle readers by file suffix (``.msgpack`` -> reader), for ``load_bundle``."""
+        return {suffix: e.obj for e in self.all("reader") for suffix in e.extra.get("suffixes", ())}
 
     def plugin_names(self) -> list[str]:
         """Names of all registered plugins (built-in and third-party alike)."""
         return sorted(name for name, p in self.pm.list_name_plugin() if p is not None)
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         """One dict per plugin: name, distribution (if any), and what it registered."""
         rows = []
         for name in self.plugin_names():
@@ -102,15 +135,32 @@ class Plugins:
                 fam: sorted(e.name for e in self.entries[fam].values() if e.plugin == name)
                 for fam in FAMILIES
             }
+            replaced = sorted(f"{e.family} {e.name} (of {e.replaces})" for fam in FAMILIES
+                              for e in self.entries[fam].values() if e.plugin == name and e.replaces)
             rows.append(
                 {
                     "name": name,
                     "builtin": name in DEFAULT_PLUGINS,
                     "distribution": self.dists.get(name),
                     **{fam + "s": v for fam, v in provides.items() if v},
+                    **({"replaces": replaced} if replaced else {}),
                 }
             )
         return rows
+
+    def add_commands(self, cli: click.Group, reserved: Iterable[str] = ()) -> None:
+        """Call ``register_commands`` and add the commands to ``cli`` (``reserved`` names are the
+        kernel's own and cannot be replaced). Records them as family ``command``."""
+        collector = _Collector(self, "command")
+        group = _CommandCollector(collector, name="cgr")
+        self.pm.hook.register_commands(cli=group, plugins=self)
+        for name in reserved:
+            if name in collector.registrations:
+                plugin = collector.registrations[name][0][0].plugin
+                raise PluginError(f"plugin {plugin!r} registered command {name!r}, which is the kernel's own")
+        collector.resolve()
+        for entry in self.entries["command"].values():
+            cli.add_command(entry.obj, entry.name)
 
 
 def _disabled() -> set[str]:
@@ -233,30 +283,113 @@ def _signature_problem(func: object, proto: inspect.Signature, method: str) -> s
 
 
 def _collect(plugins: Plugins) -> None:
-    pm = plugins.pm
-    for family in FAMILIES:
-        hook = getattr(pm.hook, f"register_{family}s")
-        for impl in hook.get_hookimpls():  # registration order
-            plugin_name = impl.plugin_name
-            impl.function(**{a: _registrar(plugins, family, plugin_name) for a in impl.argnames})
+    """Fill every family except commands: one call of each hook, through pluggy."""
+    for family in ("solver", "generator", "extractor", "auditor", "reporter"):
+        collector = _Collector(plugins, family)
+        caller = getattr(plugins.pm.hook, HOOKS[family])
+        caller(register=collector.register)
+        collector.resolve()
+    readers, adapters = _Collector(plugins, "reader"), _Collector(plugins, "adapter")
+    registrar = _FormatRegistrar(readers, adapters)
+    plugins.pm.hook.register_bundle_formats(register=registrar)
+    readers.resolve()
+    adapters.resolve()
 
 
-def _registrar(plugins: Plugins, family: str, plugin_name: str) -> Callable[..., None]:
-    table = plugins.entries[family]
+class _Collector:
+    """Registrations of one family during one hook call, and who made each.
 
-    def register(name: str, obj: Any, *, description: str = "", order: int = 100) -> None:
+    The hook is called once through pluggy; the registering plugin is the hook implementation
+    found on the call stack of ``register`` (a plugin may register from helper functions).
+    """
+
+    def __init__(self, plugins: Plugins, family: str):
+        self.plugins, self.family = plugins, family
+        self.registrations: dict[str, list[tuple[Entry, bool]]] = {}
+        impls = getattr(plugins.pm.hook, HOOKS[family]).get_hookimpls()
+        self.codes: dict[object, list[tuple[str, object]]] = {}
+        for i in impls:
+            self.codes.setdefault(getattr(i.function, "__code__", None), []).append((i.plugin_name, i.plugin))
+        self.rank = {name: i for i, (name, _) in enumerate(plugins.pm.list_name_plugin())}
+
+    def caller(self) -> str:
+        frame = sys._getframe(2)
+        while frame is not None:
+            found = self.codes.get(frame.f_code)
+            if found:  # one function shared by several plugins (a subclass): told apart by ``self``
+                this = frame.f_locals.get("self")
+                return next((name for name, obj in found if obj is this), found[0][0])
+            frame = frame.f_back  # type: ignore[assignment]
+        return "?"
+
+    def register(self, name: str, obj: Any, *, description: str = "", order: int = 100,
+                 replace: bool = False, **extra: Any) -> None:
+        plugin = self.caller()
         if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin_name!r} registered a {family} with an invalid name")
+            raise PluginError(f"plugin {plugin!r} registered a {self.family} with an invalid name")
         if not callable(obj):
-            raise PluginError(f"plugin {plugin_name!r}: {family} {name!r} is not callable")
-        if name in table:
-            other = table[name].plugin
-            raise PluginError(
-                f"{family} {name!r} registered twice: by {other!r} and by {plugin_name!r}"
-            )
-        table[name] = Entry(family, name, obj, plugin_name, description or _doc(obj), order)
+            raise PluginError(f"plugin {plugin!r}: {self.family} {name!r} is not callable")
+        if not isinstance(order, int):
+            raise PluginError(f"plugin {plugin!r}: {self.family} {name!r}: order must be an int")
+        entry = Entry(self.family, name, obj, plugin, description or _doc(obj), order, extra)
+        self.registrations.setdefault(name, []).append((entry, bool(replace)))
 
-    return register
+    def resolve(self) -> None:
+        """Into ``plugins.entries``: one entry per name; a clash is an error unless exactly one of
+        the registrations says ``replace=True``."""
+        table = self.plugins.entries[self.family]
+        for name, regs in self.registrations.items():
+            regs = sorted(regs, key=lambda r: self.rank.get(r[0].plugin, len(self.rank)))
+            winners = [e for e, wins in regs if wins]
+            if len(regs) == 1:
+                table[name] = regs[0][0]
+            elif len(winners) == 1:
+                others = ", ".join(e.plugin for e, _ in regs if e is not winners[0])
+                table[name] = replace(winners[0], replaces=others)
+            else:
+                first, second = [e.plugin for e in winners[:2]] if winners else [e.plugin for e, _ in regs[:2]]
+                how = "both with replace=True" if winners else "neither with replace=True"
+                raise PluginError(f"{self.family} {name!r} registered twice: by {first!r} and by {second!r} ({how})")
+
+
+class _FormatRegistrar:
+    """The ``register`` of ``register_bundle_formats``: ``.reader(…)`` and ``.adapter(…)``."""
+
+    def __init__(self, readers: _Collector, adapters: _Collector):
+        self._readers, self._adapters = readers, adapters
+
+    def reader(self, name: str, fn: Reader, *, suffixes: tuple[str, ...], description: str = "",
+               replace: bool = False) -> None:
+        if isinstance(suffixes, str) or not all(isinstance(x, str) and x.startswith(".") for x in suffixes):
+            raise PluginError(f"reader {name!r}: suffixes must be a tuple like ('.parquet',)")
+        self._readers.register(name, fn, description=description, replace=replace,
+                               suffixes=tuple(x.lower() for x in suffixes))
+
+    def adapter(self, name: str, fn: Adapter, *, dataset: str, description: str = "",
+                replace: bool = False) -> None:
+        self._adapters.register(name, fn, description=description, replace=replace, dataset=dataset)
+
+
+class _CommandCollector(click.Group):
+    """The ``cli`` that ``register_commands`` sees: a click group that records who adds what."""
+
+    def __init__(self, collector: _Collector, name: str):
+        super().__init__(name)
+        self._collector = collector
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        self._add(cmd, name, replace=False)
+
+    def replace_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add ``cmd``, replacing another plugin's command of the same name."""
+        self._add(cmd, name, replace=True)
+
+    def _add(self, cmd: click.Command, name: str | None, replace: bool) -> None:
+        name = name or cmd.name
+        if not isinstance(cmd, click.Command) or not name:
+            raise PluginError(f"plugin {self._collector.caller()!r} added a command that is not a named click command")
+        self._collector.register(name, cmd, description=(cmd.get_short_help_str(80) if cmd.help else ""),
+                                 replace=replace)
 
 
 def _doc(obj: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 DIRECT_VERSION = "direct-v1"
 GENERATOR_VERSION = "generator-v1"
 
@@ -38,7 +40,7 @@ def _context_block(context: str | None) -> str:
     return f"Context: {context}\n" if context else ""
 
 
-def render_direct(item: dict) -> str:
+def render_direct(item: dict[str, Any]) -> str:
     """The direct solver prompt for ``item`` (any mapping with question/choices/labels/context)."""
     return DIRECT_TEMPLATE.format(
         context_block=_context_block(item.get("context")),
@@ -47,7 +49,7 @@ def render_direct(item: dict) -> str:
     )
 
 
-def render_generator(item: dict) -> str:
+def render_generator(item: dict[str, Any]) -> str:
     """The generator prompt for ``item``."""
     return GENERATOR_TEMPLATE.format(
         context_block=_context_block(item.get("context")),

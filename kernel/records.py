@@ -6,6 +6,9 @@ in `specs/schemas/` and a test fails when the two drift.
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import msgspec
 
 SCHEMA_VERSION = 1
@@ -39,9 +42,9 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     labels: list[str]
     answer: str
     context: str | None = None
-    metadata: dict = {}
+    metadata: dict[str, Any] = {}
 
-    def guest_view(self) -> dict:
+    def guest_view(self) -> dict[str, Any]:
         """The read-only view given to scaffolds and generators: never the gold answer."""
         return {
             "id": self.id,
@@ -64,7 +67,7 @@ class SolverCall(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     op: str  # "solve" | "logprobs" | "extract"
     prompt: str = ""
-    options: dict = {}
+    options: dict[str, Any] = {}
     reply: str | list[float] | None = None
     error: str | None = None
     prompt_tokens: int = 0
@@ -150,15 +153,15 @@ class RunManifest(msgspec.Struct, kw_only=True):
     schema_version: int = SCHEMA_VERSION
     created: str
     updated: str = ""
-    config: dict
-    bundle: dict
-    solver: dict
-    generator: dict
+    config: dict[str, Any]
+    bundle: dict[str, Any]
+    solver: dict[str, Any]
+    generator: dict[str, Any]
     extractors: list[str]
     auditors: list[str]
-    versions: dict
-    platform: dict = {}
-    limits: dict = {}
+    versions: dict[str, Any]
+    platform: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
     status: str = "running"  # "running" | "complete"
     records: int = 0
 
@@ -183,6 +186,77 @@ SCHEMA_TYPES: dict[str, type] = {
 }
 
 
-def json_schemas() -> dict[str, dict]:
+def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every on-disk struct, keyed by name (the source of `specs/schemas/*.json`)."""
     return {name: msgspec.json.schema(tp) for name, tp in SCHEMA_TYPES.items()}
+
+
+class TraceBound:
+    """Keeps one record's solver-call trace within the documented bound (see records.TRACE_TEXT_CHARS).
+
+    Applied to each call as soon as it is made, so host memory stays bounded during the run, not
+    only on disk: whatever the scaffold sends or the solver replies, a record's trace holds at
+    most MAX_TRACE_CHARS characters of text plus a marker per call.
+    """
+
+    def __init__(self) -> None:
+        self.left = MAX_TRACE_CHARS
+
+    def keep(self, call: SolverCall) -> None:
+        """Cut ``call``'s text in place where it is over the bound, marking and hashing it."""
+        strings = _option_strings(call.options)
+        reply = call.reply if isinstance(call.reply, str) else ""
+        sizes = (len(call.prompt), len(reply), sum(map(len, strings)))
+        if sum(sizes) <= self.left and max(sizes) <= TRACE_TEXT_CHARS:
+            self.left -= sum(sizes)
+            return
+        whole = msgspec.json.encode([call.op, call.prompt, call.options, call.reply])
+        call.sha256, call.truncated = hashlib.sha256(whole).hexdigest(), True
+        room = min(TRACE_TEXT_CHARS, max(0, self.left) // 3)  # for each of prompt, reply, options
+        call.prompt = _cut(call.prompt, room)
+        if reply:
+            call.reply = _cut(reply, room)
+        if sizes[2] > room:  # option lists are kept whole or not at all (the hash stands for them)
+            call.options = {k: v for k, v in call.options.items() if not isinstance(v, (str, list))}
+        self.left -= len(call.prompt) + len(call.reply if isinstance(call.reply, str) else "") + \
+            sum(map(len, _option_strings(call.options)))
+
+
+def _option_strings(options: dict[str, Any]) -> list[str]:
+    out = []
+    for value in options.values():
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, str))
+    return out
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters: its head and an ASCII marker saying how long it was, or
+    nothing at all when there is no room (``truncated`` and ``sha256`` still say what it was)."""
+    if len(text) <= limit:
+        return text
+    marker = f"...[cut by cgr: {len(text)} chars]"
+    return text[: limit - len(marker)] + marker if limit > len(marker) else ""
+
+
+def valid_record(record: Record) -> Record:
+    """``record`` if it reads back as a Record; else the same record with a host-made assisted error.
+
+    Much of the assisted channel is shaped by the scaffold; whatever it managed, the record written
+    must be one every reader accepts (the run directory must stay readable).
+    """
+    try:
+        decode_record(encode_record(record))
+        return record
+    except Exception as exc:  # noqa: BLE001 - any encode/validation failure
+        problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    a = record.assisted
+    record.assisted = AssistedChannel(
+        answer=None, correct=False, calls=a.calls if isinstance(a.calls, int) else 0, status="error",
+        program_sha256=a.program_sha256 if isinstance(a.program_sha256, str) else "",
+        program=a.program if isinstance(a.program, str) else "",
+        error=f"cgr: the assisted outcome failed validation ({problem}) and was replaced by this error",
+    )
+    return record

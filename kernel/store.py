@@ -11,8 +11,9 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -28,7 +29,7 @@ class StoreError(RuntimeError):
 
 def now_iso() -> str:
     """UTC timestamp, seconds precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _warn(message: str) -> None:
@@ -173,7 +174,7 @@ class RunStore:
         self.write_manifest(status)
 
 
-def _identity(key: str, value: dict) -> dict:
+def _identity(key: str, value: dict[str, Any]) -> dict[str, Any]:
     # The parts of the manifest that must match for a resumed run to be the same run.
     wanted = {
         "bundle": ("sha256",),

@@ -25,7 +25,8 @@ from __future__ import annotations
 import email.utils
 import time
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -79,7 +80,7 @@ def retry_after_s(value: str | None, *, now: float | None = None) -> float | Non
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
 
@@ -120,15 +121,15 @@ class HttpClient:
         """The full URL of an endpoint path such as ``/completions``."""
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def post(self, path: str, body: dict) -> dict:
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST ``body`` as JSON and return the decoded JSON reply."""
         return self.request("POST", path, body)
 
-    def get(self, path: str) -> dict:
+    def get(self, path: str) -> dict[str, Any]:
         """GET a JSON document."""
         return self.request("GET", path, None)
 
-    def request(self, method: str, path: str, body: dict | None) -> dict:
+    def request(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         """One logical request: up to ``1 + max_retries`` attempts; OpenAIError when none succeeds."""
         url = self.url(path)
         where = f"{method} {public_url(url)}"
@@ -140,8 +141,9 @@ class HttpClient:
             except httpx.TimeoutException as exc:
                 if last:
                     raise OpenAIError(
-                        f"{where}: timed out after {self.timeout_s:g} s ({type(exc).__name__})"
-                        f"{_tries(attempts)}", url=url) from None
+                        f"{where}: timed out after {self.timeout_s:g} s ({type(exc).__name__}){_tries(attempts)}",
+                        url=url,
+                    ) from None
                 self._sleep(attempt, None)
                 continue
             except httpx.TransportError as exc:
@@ -149,7 +151,9 @@ class HttpClient:
                     raise OpenAIError(
                         f"{where}: cannot connect ({type(exc).__name__}: {self._scrub(str(exc))})"
                         f"{_tries(attempts)}; is an OpenAI-compatible server running there? "
-                        "(set CGR_OPENAI_BASE_URL)", url=url) from None
+                        "(set CGR_OPENAI_BASE_URL)",
+                        url=url,
+                    ) from None
                 self._sleep(attempt, None)
                 continue
             status = response.status_code
@@ -168,16 +172,19 @@ class HttpClient:
             wait = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
         time.sleep(min(wait, self.max_retry_after_s))
 
-    def _decode(self, response: httpx.Response, where: str, url: str) -> dict:
+    def _decode(self, response: httpx.Response, where: str, url: str) -> dict[str, Any]:
         try:
             data = response.json()
         except ValueError:
-            raise OpenAIError(f"{where}: HTTP {response.status_code} but the body is not JSON: "
-                              f"{self._snippet(response.text)!r}", url=url,
-                              status=response.status_code) from None
+            raise OpenAIError(
+                f"{where}: HTTP {response.status_code} but the body is not JSON: {self._snippet(response.text)!r}",
+                url=url,
+                status=response.status_code,
+            ) from None
         if not isinstance(data, dict):
-            raise OpenAIError(f"{where}: expected a JSON object, got {type(data).__name__}", url=url,
-                              status=response.status_code)
+            raise OpenAIError(
+                f"{where}: expected a JSON object, got {type(data).__name__}", url=url, status=response.status_code
+            )
         return data
 
     def _status_message(self, where: str, response: httpx.Response, attempts: int) -> str:

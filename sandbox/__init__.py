@@ -11,8 +11,28 @@ host-call, clock, output capture, epoch), ``_ticker`` (epoch ticker and wall-clo
 ``_cache`` (building, verifying and caching the compiled component), ``guest/`` (the in-guest runner).
 """
 
-from ._api import STATUSES, HostError, Limits, SandboxResult
+from ._api import (
+    MAX_CALLS_MAX,
+    MEMORY_MB_RANGE,
+    OUTPUT_KB_RANGE,
+    STATUSES,
+    TIMEOUT_S_MAX,
+    HostError,
+    Limits,
+    SandboxResult,
+)
 from ._cache import cache_root
 from ._runner import Sandbox
 
-__all__ = ["Sandbox", "Limits", "SandboxResult", "HostError", "STATUSES", "cache_root"]
+__all__ = [
+    "Sandbox",
+    "Limits",
+    "SandboxResult",
+    "HostError",
+    "STATUSES",
+    "cache_root",
+    "TIMEOUT_S_MAX",
+    "MEMORY_MB_RANGE",
+    "MAX_CALLS_MAX",
+    "OUTPUT_KB_RANGE",
+]

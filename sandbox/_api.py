@@ -4,13 +4,13 @@ and the guest's view of an item."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any, TypedDict, TypeGuard
 
 MiB = 1024 * 1024
 
-STATUSES = ("ok", "no_submit", "invalid_submit", "error", "syntax", "timeout", "memory", "output_cap",
-            "call_budget")
+STATUSES = ("ok", "no_submit", "invalid_submit", "error", "syntax", "timeout", "memory", "output_cap", "call_budget")
 
 # Engine configuration. Part of the compiled artifact's cache key (see _engine.Runtime.knobs).
 MAX_WASM_STACK = 2 * MiB  # above 2 MiB aborted the host in prototyping
@@ -27,9 +27,22 @@ MAX_RUN_BYTES = 64 * MiB  # all requests and replies of one run together; past i
 MAX_ERROR_CHARS = 500  # SandboxResult.error: one line, at most this long (plus "...")
 
 
+# Bounds of the Limits fields (Limits.__post_init__ enforces them; the CLI and the run config use them).
+TIMEOUT_S_MAX = 3600.0
+MEMORY_MB_RANGE = (16, 4096)  # wasm32 linear memory tops out at 4 GiB
+MAX_CALLS_MAX = 10_000
+OUTPUT_KB_RANGE = (1, 16 * 1024)  # max_output_bytes, in KiB
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    """An int, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Per-scaffold resource limits."""
+    """Per-scaffold resource limits (the one set of defaults; bounds: TIMEOUT_S_MAX, MEMORY_MB_RANGE,
+    OUTPUT_KB_RANGE, MAX_CALLS_MAX)."""
 
     timeout_s: float = 20.0
     memory_mb: int = 256
@@ -38,16 +51,21 @@ class Limits:
     max_prompt_chars: int = 32_000
     fuel: int | None = None
 
-    def __post_init__(self):
-        if not (isinstance(self.timeout_s, (int, float)) and self.timeout_s > 0 and math.isfinite(self.timeout_s)):
-            raise ValueError(f"Limits.timeout_s must be a positive number, got {self.timeout_s!r}")
-        for name in ("memory_mb", "max_output_bytes", "max_prompt_chars"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Limits.{name} must be a positive int, got {value!r}")
-        if not isinstance(self.max_calls, int) or isinstance(self.max_calls, bool) or self.max_calls < 0:
-            raise ValueError(f"Limits.max_calls must be an int >= 0, got {self.max_calls!r}")
-        if self.fuel is not None and (not isinstance(self.fuel, int) or isinstance(self.fuel, bool) or self.fuel <= 0):
+    def __post_init__(self) -> None:
+        timeout = self.timeout_s
+        if not (isinstance(timeout, (int, float)) and 0 < timeout <= TIMEOUT_S_MAX and math.isfinite(timeout)):
+            raise ValueError(f"Limits.timeout_s must be a positive number up to {TIMEOUT_S_MAX:g}, got {timeout!r}")
+        low, high = MEMORY_MB_RANGE
+        if not (_is_int(self.memory_mb) and low <= self.memory_mb <= high):
+            raise ValueError(f"Limits.memory_mb must be an int in {low}..{high}, got {self.memory_mb!r}")
+        low, high = OUTPUT_KB_RANGE[0] * 1024, OUTPUT_KB_RANGE[1] * 1024
+        if not (_is_int(self.max_output_bytes) and low <= self.max_output_bytes <= high):
+            raise ValueError(f"Limits.max_output_bytes must be an int in {low}..{high}, got {self.max_output_bytes!r}")
+        if not (_is_int(self.max_prompt_chars) and self.max_prompt_chars > 0):
+            raise ValueError(f"Limits.max_prompt_chars must be a positive int, got {self.max_prompt_chars!r}")
+        if not (_is_int(self.max_calls) and 0 <= self.max_calls <= MAX_CALLS_MAX):
+            raise ValueError(f"Limits.max_calls must be an int in 0..{MAX_CALLS_MAX}, got {self.max_calls!r}")
+        if self.fuel is not None and not (_is_int(self.fuel) and self.fuel >= 1):
             raise ValueError(f"Limits.fuel must be None or a positive int, got {self.fuel!r}")
 
 
@@ -63,8 +81,12 @@ class SandboxResult:
     elapsed_s: float
     error: str | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: The host callback a run calls: ``host(op, args)`` with op "solve", "logprobs" or "extract".
+HostCallback = Callable[[str, dict[str, Any]], object]
 
 
 class HostError(Exception):
@@ -80,7 +102,7 @@ def clean(text: str) -> str:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def type_name(value) -> str:
+def type_name(value: object) -> str:
     return "None" if value is None else type(value).__name__
 
 
@@ -89,7 +111,17 @@ def _default_labels(n: int) -> list[str]:
     return [letters[i] if i < len(letters) else f"L{i + 1}" for i in range(n)]
 
 
-def guest_view(item: Mapping) -> dict:
+class GuestView(TypedDict):
+    """The item as the guest sees it (``ITEM``), before JSON."""
+
+    id: str
+    question: str
+    choices: list[str]
+    labels: list[str]
+    context: str | None
+
+
+def guest_view(item: Mapping[str, Any]) -> GuestView:
     """The only item fields a scaffold sees: id, question, choices, labels, context."""
     if not isinstance(item, Mapping):
         raise TypeError(f"item must be a mapping, got {type(item).__name__}")

@@ -13,11 +13,22 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 import wasmtime
 
-from ._api import (MAX_LIST_ITEMS, MAX_NOTES, MAX_REPLY_CHARS, MAX_RUN_BYTES, MAX_SOLVER_TOKENS,
-                   Limits, HostError, clean, type_name)
+from ._api import (
+    MAX_LIST_ITEMS,
+    MAX_NOTES,
+    MAX_REPLY_CHARS,
+    MAX_RUN_BYTES,
+    MAX_SOLVER_TOKENS,
+    HostCallback,
+    HostError,
+    Limits,
+    clean,
+    type_name,
+)
 
 
 class GuestError(Exception):
@@ -63,8 +74,7 @@ class Run:
     ticker thread (``set_stop`` at the deadline) and by wasmtime's output callback (``capture``).
     """
 
-    def __init__(self, run_id: int, limits: Limits, host: Callable[[str, dict], object], labels: list[str],
-                 engine: wasmtime.Engine):
+    def __init__(self, run_id: int, limits: Limits, host: HostCallback, labels: list[str], engine: wasmtime.Engine):
         self.id = run_id
         self.limits = limits
         self.host = host
@@ -149,18 +159,20 @@ class Run:
             raise self.note("ValueError", f"unknown host operation {op[:64]!r}")
         return handler(self, args)
 
-    def _str(self, op: str, name: str, value, *, limit: int | None = None) -> str:
+    def _str(self, op: str, name: str, value: object, *, limit: int | None = None) -> str:
         if not isinstance(value, str):
             raise self.note("TypeError", f"{op}: {name} must be str, got {type_name(value)}")
         if limit is not None and len(value) > limit:
             raise self.note("ValueError", f"{op}: {name} is {len(value)} chars, over max_prompt_chars={limit}")
         return clean(value)
 
-    def _str_list(self, op: str, name: str, value, *, limit: int) -> list[str]:
+    def _str_list(self, op: str, name: str, value: object, *, limit: int) -> list[str]:
         if not isinstance(value, list) or not value:
-            raise self.note("TypeError" if not isinstance(value, list) else "ValueError",
-                            f"{op}: {name} must be a non-empty list of str, got "
-                            f"{'an empty list' if isinstance(value, list) else type_name(value)}")
+            raise self.note(
+                "TypeError" if not isinstance(value, list) else "ValueError",
+                f"{op}: {name} must be a non-empty list of str, got "
+                f"{'an empty list' if isinstance(value, list) else type_name(value)}",
+            )
         if len(value) > MAX_LIST_ITEMS:
             raise self.note("ValueError", f"{op}: {name} has {len(value)} items, over {MAX_LIST_ITEMS}")
         out = []
@@ -170,12 +182,11 @@ class Run:
                 raise self.note("TypeError", f"{op}: {name}[{i}] must be str, got {type_name(v)}")
             total += len(v)
             if total > limit:
-                raise self.note("ValueError", f"{op}: the strings of {name} are over max_prompt_chars={limit} "
-                                              f"together")
+                raise self.note("ValueError", f"{op}: the strings of {name} are over max_prompt_chars={limit} together")
             out.append(clean(v))
         return out
 
-    def _breach(self, message: str):
+    def _breach(self, message: str) -> NoReturn:
         """Refuse a request over a budget; the first such refusal is the run's call_budget error."""
         if not self.budget_breached:
             self.budget_breached, self.budget_error = True, f"call budget: {message}"
@@ -184,22 +195,27 @@ class Run:
     def _count_bytes(self, op: str, n: int) -> None:
         """Add ``n`` bytes to the run's traffic; refuse the request once MAX_RUN_BYTES is spent."""
         if self.bytes + n > MAX_RUN_BYTES:
-            self._breach(f"{op[:64]}: byte budget exhausted (requests and replies of one run are capped at "
-                         f"{MAX_RUN_BYTES} bytes)")
+            self._breach(
+                f"{op[:64]}: byte budget exhausted (requests and replies of one run are capped at "
+                f"{MAX_RUN_BYTES} bytes)"
+            )
         self.bytes += n
 
     def _count_call(self, op: str, *, extract: bool = False) -> None:
         """One crossing against max_calls (solver calls and extract_choice calls together)."""
         if self.calls + self.extract_calls >= self.limits.max_calls:
-            self._breach(f"{op}: call budget exhausted (max_calls={self.limits.max_calls} calls of "
-                         f"solver_call, solver_logprobs and extract_choice)")
+            self._breach(
+                f"{op}: call budget exhausted (max_calls={self.limits.max_calls} calls of "
+                f"solver_call, solver_logprobs and extract_choice)"
+            )
         if extract:
             self.extract_calls += 1
         else:
             self.calls += 1
 
-    def _call_host(self, op: str, args: dict, *, counted: bool = False):
-        """The host callback, on this thread. Its failures become HostError in the guest (and a note).
+    def _call_host(self, op: str, args: dict[str, Any], *, counted: bool = False) -> Any:
+        """The host callback's reply (any value: each caller checks it), called on this thread. Its
+        failures become HostError in the guest (and a note).
 
         Solver time does not count against timeout_s (it is bounded by max_calls and the solver's
         own limits); ``counted`` host work (extraction) does.
@@ -226,16 +242,18 @@ class Run:
             self.host_since = None
             self.check_alive()
 
-    def _text_reply(self, api: str, who: str, reply) -> str:
+    def _text_reply(self, api: str, who: str, reply: object) -> str:
         if not isinstance(reply, str):
             raise self.note("HostError", f"{api}: the {who} returned {type_name(reply)}, not str")
         if len(reply) > MAX_REPLY_CHARS:
-            raise self.note("HostError", f"{api}: the {who}'s reply of {len(reply)} chars is over the sandbox's "
-                                         f"cap of {MAX_REPLY_CHARS} chars")
+            raise self.note(
+                "HostError",
+                f"{api}: the {who}'s reply of {len(reply)} chars is over the sandbox's cap of {MAX_REPLY_CHARS} chars",
+            )
         self._count_bytes(api, len(reply))
         return clean(reply)
 
-    def _solve(self, args: dict) -> str:
+    def _solve(self, args: dict[str, Any]) -> str:
         limit = self.limits.max_prompt_chars
         prompt = self._str("solver_call", "prompt", args.get("prompt"), limit=limit)
         max_tokens = args.get("max_tokens", 256)
@@ -263,11 +281,13 @@ class Run:
         if choices is not None:
             choices = self._str_list("solver_call", "choices", choices, limit=limit)
         self._count_call("solver_call")
-        reply = self._call_host("solve", {"prompt": prompt, "max_tokens": max_tokens,
-                                          "temperature": temperature, "stop": stop, "choices": choices})
+        reply = self._call_host(
+            "solve",
+            {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "stop": stop, "choices": choices},
+        )
         return json.dumps(self._text_reply("solver_call", "solver", reply), ensure_ascii=True)
 
-    def _logprobs(self, args: dict) -> str:
+    def _logprobs(self, args: dict[str, Any]) -> str:
         limit = self.limits.max_prompt_chars
         prompt = self._str("solver_logprobs", "prompt", args.get("prompt"), limit=limit)
         continuations = self._str_list("solver_logprobs", "continuations", args.get("continuations"), limit=limit)
@@ -280,13 +300,14 @@ class Run:
                 raise ValueError
             values = [float(v) for v in reply]
         except (TypeError, ValueError, OverflowError):
-            raise self.note("HostError", "solver_logprobs: the solver did not return one float per "
-                                         "continuation") from None
+            raise self.note(
+                "HostError", "solver_logprobs: the solver did not return one float per continuation"
+            ) from None
         text = json.dumps(values, ensure_ascii=True)
         self._count_bytes("solver_logprobs", len(text))
         return text
 
-    def _extract(self, args: dict) -> str:
+    def _extract(self, args: dict[str, Any]) -> str:
         text = self._str("extract_choice", "text", args.get("text"), limit=self.limits.max_prompt_chars)
         self._count_call("extract_choice", extract=True)
         reply = self._call_host("extract", {"text": text}, counted=True)
@@ -294,7 +315,7 @@ class Run:
             return "null"
         return json.dumps(self._text_reply("extract_choice", "extractor", reply), ensure_ascii=True)
 
-    def _submit(self, args: dict) -> str:
+    def _submit(self, args: dict[str, Any]) -> str:
         label = args.get("label")
         if isinstance(label, str) and label in self.labels:
             if self.answer is None:
@@ -308,7 +329,7 @@ class Run:
             self.invalid_submit = f"ValueError: {message}"
         raise self.note("ValueError", message)
 
-    def _sleep(self, args: dict) -> str:
+    def _sleep(self, args: dict[str, Any]) -> str:
         seconds = args.get("seconds")
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds >= 0:
             raise GuestError("ValueError", "sleep length must be a non-negative number")
@@ -319,7 +340,7 @@ class Run:
         return "null"
 
 
-_HANDLERS: dict[str, Callable[[Run, dict], str]] = {
+_HANDLERS: dict[str, Callable[[Run, dict[str, Any]], str]] = {
     "solve": Run._solve,
     "logprobs": Run._logprobs,
     "extract": Run._extract,

@@ -32,8 +32,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from importlib.metadata import version as _dist_version
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -53,7 +55,7 @@ class BuildError(RuntimeError):
     """The component could not be built or compiled (an installation problem, not a scaffold's)."""
 
 
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """``cache_dir``, else ``$CGR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cgr``, else ``~/.cache/cgr``."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
@@ -66,7 +68,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path.home() / ".cache" / "cgr"
 
 
-def _versions() -> dict:
+def _versions() -> dict[str, str]:
     return {"wasmtime": _dist_version("wasmtime"), "componentize-py": _dist_version("componentize-py")}
 
 
@@ -87,21 +89,26 @@ def source_key() -> str:
     return h.hexdigest()
 
 
-def engine_key(src_key: str, knobs: dict) -> str:
+def engine_key(src_key: str, knobs: dict[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(f"cgr-sandbox-cwasm/{BUILD_FORMAT}\0{src_key}\0".encode())
-    h.update(json.dumps({
-        "wasmtime": _versions()["wasmtime"],
-        "python": sys.version,
-        "implementation": sys.implementation.cache_tag,
-        "platform": [sys.platform, platform.machine()],
-        "knobs": knobs,
-    }, sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {
+                "wasmtime": _versions()["wasmtime"],
+                "python": sys.version,
+                "implementation": sys.implementation.cache_tag,
+                "platform": [sys.platform, platform.machine()],
+                "knobs": knobs,
+            },
+            sort_keys=True,
+        ).encode()
+    )
     return h.hexdigest()
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path):
+def _locked(lock_path: Path) -> Iterator[None]:
     """Exclusive flock on ``lock_path`` (serializes build/load across processes and threads).
 
     If the cache directory cannot be written, proceed unlocked: the caller then builds in memory.
@@ -167,7 +174,7 @@ def prune(sandbox_dir: Path, keep: int = KEEP_ENTRIES) -> list[str]:
     return removed
 
 
-def _try_write(path: Path, data: bytes | bytearray, key: str, **extra) -> bool:
+def _try_write(path: Path, data: bytes | bytearray, key: str, **extra: Any) -> bool:
     """write_artifact, but a read-only or full cache only costs the next process a rebuild."""
     try:
         write_artifact(path, data, key, **extra)
@@ -217,16 +224,22 @@ def _write_file_atomic(path: Path, data: bytes | bytearray) -> None:
         raise
 
 
-def write_artifact(path: Path, data: bytes | bytearray, key: str, **extra) -> None:
+def write_artifact(path: Path, data: bytes | bytearray, key: str, **extra: Any) -> None:
     """Write the artifact, then its manifest, each atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Drop the old manifest first: a crash between the two writes then leaves no manifest.
     with contextlib.suppress(FileNotFoundError):
         os.unlink(_manifest_path(path))
     _write_file_atomic(path, data)
-    manifest = {"format": BUILD_FORMAT, "key": key, "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(), "created": time.time(),
-                **_versions(), **extra}
+    manifest = {
+        "format": BUILD_FORMAT,
+        "key": key,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "created": time.time(),
+        **_versions(),
+        **extra,
+    }
     _write_file_atomic(_manifest_path(path), json.dumps(manifest, indent=1, sort_keys=True).encode())
     with contextlib.suppress(OSError):
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -251,13 +264,24 @@ def componentize(out_path: Path) -> None:
         (tmpdir / "novenv").mkdir()
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIPENV_ACTIVE")}
         env["VIRTUAL_ENV"] = str(tmpdir / "novenv")
-        cmd = [sys.executable, "-c",
-               "import sys, componentize_py; sys.argv[0] = 'componentize-py'; componentize_py.script()",
-               "-q", "-d", str(tmpdir / "scaffold.wit"), "-w", WORLD,
-               "componentize", "-p", str(app_dir), APP_MODULE, "-o", str(out_path)]
+        cmd = [
+            sys.executable,
+            "-c",
+            "import sys, componentize_py; sys.argv[0] = 'componentize-py'; componentize_py.script()",
+            "-q",
+            "-d",
+            str(tmpdir / "scaffold.wit"),
+            "-w",
+            WORLD,
+            "componentize",
+            "-p",
+            str(app_dir),
+            APP_MODULE,
+            "-o",
+            str(out_path),
+        ]
         try:
-            proc = subprocess.run(cmd, cwd=tmpdir, env=env, capture_output=True, text=True,
-                                  timeout=BUILD_TIMEOUT_S)
+            proc = subprocess.run(cmd, cwd=tmpdir, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
             raise BuildError(f"componentize-py timed out after {BUILD_TIMEOUT_S} s") from exc
         if proc.returncode != 0 or not out_path.exists():
@@ -294,7 +318,7 @@ def _deserialize(engine: wasmtime.Engine, data: bytearray) -> wc.Component:
     return wc.Component._from_ptr(ptr)
 
 
-def load_component(engine: wasmtime.Engine, knobs: dict, root: Path) -> tuple[wc.Component, dict]:
+def load_component(engine: wasmtime.Engine, knobs: dict[str, Any], root: Path) -> tuple[wc.Component, dict[str, Any]]:
     """The compiled component for ``engine`` (whose Config is described by ``knobs``).
 
     Returns the component and an info dict: ``how`` ('cached' or 'built'), ``seconds``, ``key``,
@@ -304,7 +328,7 @@ def load_component(engine: wasmtime.Engine, knobs: dict, root: Path) -> tuple[wc
     key = engine_key(source_key(), knobs)
     art_dir = root / "sandbox" / key
     path = art_dir / "component.cwasm"
-    info = {"key": key, "path": str(path)}
+    info: dict[str, Any] = {"key": key, "path": str(path)}
     with _locked(art_dir.with_name(art_dir.name + ".lock")):
         data = read_verified(path, key)
         if data is not None:

@@ -31,24 +31,33 @@ TLS = threading.local()  # TLS.run: the run executing on this thread (host-call 
 NO_FINALIZER = ctypes.cast(0, ctypes.CFUNCTYPE(None, ctypes.c_void_p))
 
 EPOCH_CALLBACK_T = ctypes.CFUNCTYPE(
-    ctypes.c_size_t, ctypes.POINTER(ffi.wasmtime_context_t), ctypes.c_void_p,
-    ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t))
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
 
-OUTPUT_CALLBACK_T = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.POINTER(ctypes.c_ubyte),
-                                     ctypes.c_size_t)
+OUTPUT_CALLBACK_T = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.POINTER(ctypes.c_ubyte), ctypes.c_size_t)
 
 
 def error_ptr(reason: str) -> int:
     """A new wasmtime error (a trap when returned from a callback) as an address."""
-    return ctypes.cast(ffi.wasmtime_error_new(f"cgr:{reason}".encode()), ctypes.c_void_p).value
+    # (never NULL: 0 would mean no error)
+    return ctypes.cast(ffi.wasmtime_error_new(f"cgr:{reason}".encode()), ctypes.c_void_p).value or 0
 
 
-@EPOCH_CALLBACK_T
-def epoch_callback(_context, data, delta, kind):
+def _epoch_callback(
+    _context: object,
+    data: int | None,
+    delta: ctypes._Pointer[ctypes.c_uint64],
+    kind: ctypes._Pointer[ctypes.c_uint8],
+) -> int:
     # Runs on the guest's thread whenever the engine epoch passes this store's deadline
     # (about every EPOCH_TICK_S while wasm executes): trap if the run must stop, else go on.
     try:
         run = RUNS.get(data or 0)
+        reason: str | None
         if run is None:
             reason = "stopped"
         else:
@@ -64,8 +73,10 @@ def epoch_callback(_context, data, delta, kind):
     return 0
 
 
-@OUTPUT_CALLBACK_T
-def output_callback(data, ptr, size):
+epoch_callback = EPOCH_CALLBACK_T(_epoch_callback)
+
+
+def _output_callback(data: int | None, ptr: ctypes._Pointer[ctypes.c_ubyte], size: int) -> int:
     # Guest stdout/stderr bytes (data = run id << 1 | stream). Must return exactly ``size``:
     # a larger value panics the host, a smaller one is an I/O error in the guest.
     try:
@@ -76,6 +87,9 @@ def output_callback(data, ptr, size):
     except BaseException:  # noqa: BLE001
         pass
     return size
+
+
+output_callback = OUTPUT_CALLBACK_T(_output_callback)
 
 
 def _dispatch(op: str, payload: str) -> tuple[bool, str]:
@@ -98,7 +112,7 @@ def _dispatch(op: str, payload: str) -> tuple[bool, str]:
         return False, json.dumps({"type": "HostError", "message": clean(text)[:2000]}, ensure_ascii=True)
 
 
-def _take_string(val, limit: int) -> str | None:
+def _take_string(val: ffi.wasmtime_component_val_t, limit: int) -> str | None:
     """The string argument, or None (not copied) when it is over ``limit`` bytes; freed either way."""
     vec = val.of.string
     try:
@@ -117,8 +131,15 @@ def _refused(message: str) -> tuple[bool, str]:
     return False, json.dumps({"type": "ValueError", "message": message})
 
 
-@ffi.wasmtime_component_func_callback_t
-def host_call_callback(_data, _context, _ty, args, nargs, results, nresults):
+def _host_call_callback(
+    _data: int | None,
+    _context: object,
+    _ty: object,
+    args: ctypes._Pointer[ffi.wasmtime_component_val_t],
+    nargs: int,
+    results: ctypes._Pointer[ffi.wasmtime_component_val_t],
+    nresults: int,
+) -> int:
     # ``host-call: func(op: string, payload: string) -> result<string, string>``, lowered by hand.
     try:
         if nargs != 2 or nresults != 1:
@@ -146,11 +167,13 @@ def host_call_callback(_data, _context, _ty, args, nargs, results, nresults):
         return error_ptr("host-call-failed")
 
 
+host_call_callback = ffi.wasmtime_component_func_callback_t(_host_call_callback)
+
 # Guest monotonic time starts near 1 s (not at the host's uptime), the same for every run.
 _MONOTONIC_BASE_NS = time.monotonic_ns() - 1_000_000_000
 
 
-def _u64_result(results, nresults, value: int) -> int:
+def _u64_result(results: ctypes._Pointer[ffi.wasmtime_component_val_t], nresults: int, value: int) -> int:
     if nresults != 1:
         return error_ptr("bad-clock-signature")
     out = results.contents
@@ -159,36 +182,66 @@ def _u64_result(results, nresults, value: int) -> int:
     return 0
 
 
-@ffi.wasmtime_component_func_callback_t
-def clock_now_callback(_data, _context, _ty, _args, _nargs, results, nresults):
+def _clock_now_callback(
+    _data: int | None,
+    _context: object,
+    _ty: object,
+    _args: object,
+    _nargs: int,
+    results: ctypes._Pointer[ffi.wasmtime_component_val_t],
+    nresults: int,
+) -> int:
     try:
         return _u64_result(results, nresults, max(0, time.monotonic_ns() - _MONOTONIC_BASE_NS))
     except BaseException:  # noqa: BLE001
         return error_ptr("clock-failed")
 
 
-@ffi.wasmtime_component_func_callback_t
-def clock_resolution_callback(_data, _context, _ty, _args, _nargs, results, nresults):
+clock_now_callback = ffi.wasmtime_component_func_callback_t(_clock_now_callback)
+
+
+def _clock_resolution_callback(
+    _data: int | None,
+    _context: object,
+    _ty: object,
+    _args: object,
+    _nargs: int,
+    results: ctypes._Pointer[ffi.wasmtime_component_val_t],
+    nresults: int,
+) -> int:
     try:
         return _u64_result(results, nresults, 1)
     except BaseException:  # noqa: BLE001
         return error_ptr("clock-failed")
 
 
-@ffi.wasmtime_component_func_callback_t
-def clock_wait_refused_callback(_data, _context, _ty, _args, _nargs, _results, _nresults):
+clock_resolution_callback = ffi.wasmtime_component_func_callback_t(_clock_resolution_callback)
+
+
+def _clock_wait_refused_callback(
+    _data: int | None,
+    _context: object,
+    _ty: object,
+    _args: object,
+    _nargs: int,
+    _results: object,
+    _nresults: int,
+) -> int:
     # wasi:clocks/monotonic-clock subscribe-*: the only way for a guest to block in WASI.
     # Blocking waits are not interruptible by epochs, so they are refused (a trap);
     # time.sleep inside the guest goes through the host-call "sleep" op instead.
     try:
-        run = getattr(TLS, "run", None)
+        run: Run | None = getattr(TLS, "run", None)
         if run is not None and run.stop is None:
-            run.stop_detail = ("blocking clock wait (select/poll with a timeout) is not available in the "
-                               "sandbox; use time.sleep")
+            run.stop_detail = (
+                "blocking clock wait (select/poll with a timeout) is not available in the sandbox; use time.sleep"
+            )
     except BaseException:  # noqa: BLE001
         pass
     return error_ptr("clock-wait")
 
+
+clock_wait_refused_callback = ffi.wasmtime_component_func_callback_t(_clock_wait_refused_callback)
 
 CLOCK_FUNCS = {
     "now": clock_now_callback,

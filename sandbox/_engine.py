@@ -15,7 +15,9 @@ import contextlib
 import ctypes
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import wasmtime
 from wasmtime import _ffi as ffi
@@ -24,6 +26,9 @@ from wasmtime import component as wc
 from . import _cache
 from ._api import MAX_WASM_STACK, MiB
 from ._callbacks import CLOCK_FUNCS, NO_FINALIZER, epoch_callback, host_call_callback, output_callback
+
+if TYPE_CHECKING:
+    from _ctypes import CFuncPtr
 
 POOL_INSTANCES = 16  # concurrent runs per engine; more wait for a slot
 KEEP_RESIDENT_BYTES = 16 * MiB  # covers the ~14.4 MiB snapshot image
@@ -34,7 +39,7 @@ def pooling_wanted() -> bool:
     return os.environ.get("CGR_SANDBOX_POOLING", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def _pooling_config() -> ctypes._Pointer:
+def _pooling_config() -> ctypes._Pointer[ffi.wasmtime_pooling_allocation_config_t]:
     n = POOL_INSTANCES
     pc = ffi.wasmtime_pooling_allocation_config_new()
     ffi.wasmtime_pooling_allocation_config_total_component_instances_set(pc, n)
@@ -62,8 +67,12 @@ class Runtime:
         self.fuel = fuel
         # Everything here that changes the compiled code is a knob (the cache key); the allocator
         # does not (the artifact is byte-identical), so it is not one.
-        self.knobs = {"epoch_interruption": True, "consume_fuel": fuel, "max_wasm_stack": MAX_WASM_STACK,
-                      "cranelift_opt_level": "speed"}
+        self.knobs = {
+            "epoch_interruption": True,
+            "consume_fuel": fuel,
+            "max_wasm_stack": MAX_WASM_STACK,
+            "cranelift_opt_level": "speed",
+        }
         self._slots: threading.BoundedSemaphore | None = None
         self.allocator = "on-demand"
         if pooling_wanted():
@@ -112,8 +121,14 @@ class Runtime:
     def _make_linker(self) -> wc.Linker:
         linker = wc.Linker(self.engine)
         linker.add_wasip2()
-        clock = next((name for name in self.component.type.imports(self.engine)
-                      if name.startswith("wasi:clocks/monotonic-clock@")), None)
+        clock = next(
+            (
+                name
+                for name in self.component.type.imports(self.engine)
+                if name.startswith("wasi:clocks/monotonic-clock@")
+            ),
+            None,
+        )
         linker.allow_shadowing = True
         with linker.root() as root:
             _add_raw_func(root, "host-call", host_call_callback)
@@ -124,7 +139,7 @@ class Runtime:
         return linker
 
     @contextlib.contextmanager
-    def slot(self):
+    def slot(self) -> Iterator[None]:
         """Held for a run's store lifetime: at most POOL_INSTANCES runs per pooled engine at once."""
         if self._slots is None:
             yield
@@ -140,6 +155,8 @@ class Runtime:
             store.set_epoch_deadline(1)
             ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), epoch_callback, run_id, NO_FINALIZER)
             if self.fuel:
+                if fuel is None:
+                    raise ValueError("a fuel-metered runtime needs a fuel limit")
                 store.set_fuel(fuel)
             wasi = wasmtime.WasiConfig()  # no args, no env, no preopens, no network, empty stdin
             ffi.wasi_config_set_stdout_custom(wasi.ptr(), output_callback, run_id << 1, NO_FINALIZER)
@@ -152,19 +169,23 @@ class Runtime:
 
     def instantiate(self, store: wasmtime.Store) -> ffi.wasmtime_component_instance_t:
         instance = ffi.wasmtime_component_instance_t()
-        error = ffi.wasmtime_component_linker_instantiate(self.linker.ptr(), store._context(), self.component.ptr(),
-                                                          ctypes.byref(instance))
+        error = ffi.wasmtime_component_linker_instantiate(
+            self.linker.ptr(), store._context(), self.component.ptr(), ctypes.byref(instance)
+        )
         if error:
             raise wasmtime.WasmtimeError._from_ptr(error)
         return instance
 
-    def call_run(self, store: wasmtime.Store, instance, code: str, item_json: str, seed: int) -> tuple[bool, str]:
+    def call_run(
+        self, store: wasmtime.Store, instance: ffi.wasmtime_component_instance_t, code: str, item_json: str, seed: int
+    ) -> tuple[bool, str]:
         """``run(code, item, seed) -> result<string, string>``, lowered by hand (no per-call type
         introspection, no wasmtime-py global exception slot). Raises WasmtimeError (ExitTrap) on a trap."""
         context = store._context()
         func = ffi.wasmtime_component_func_t()
-        if not ffi.wasmtime_component_instance_get_func(ctypes.byref(instance), context, self._run_index.ptr(),
-                                                        ctypes.byref(func)):
+        if not ffi.wasmtime_component_instance_get_func(
+            ctypes.byref(instance), context, self._run_index.ptr(), ctypes.byref(func)
+        ):
             raise wasmtime.WasmtimeError("cgr:no-run-export")
         params = (ffi.wasmtime_component_val_t * 3)()
         params[0].kind = ffi.WASMTIME_COMPONENT_STRING
@@ -195,9 +216,10 @@ class Runtime:
                 ffi.wasmtime_component_val_delete(ctypes.byref(params[i]))
 
 
-def _add_raw_func(linker_instance: wc.LinkerInstance, name: str, callback) -> None:
+def _add_raw_func(linker_instance: wc.LinkerInstance, name: str, callback: CFuncPtr) -> None:
     raw = name.encode()
     error = ffi.wasmtime_component_linker_instance_add_func(
-        linker_instance.ptr(), ctypes.create_string_buffer(raw), len(raw), callback, None, NO_FINALIZER)
+        linker_instance.ptr(), ctypes.create_string_buffer(raw), len(raw), callback, None, NO_FINALIZER
+    )
     if error:
         raise wasmtime.WasmtimeError._from_ptr(error)

@@ -8,11 +8,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 import wasmtime
 
 from . import _cache
-from ._api import MAX_ERROR_CHARS, MiB, Limits, SandboxResult, clean, guest_view
+from ._api import MAX_ERROR_CHARS, HostCallback, Limits, MiB, SandboxResult, clean, guest_view
 from ._bridge import Run
 from ._callbacks import RUN_IDS, RUNS, TLS
 from ._engine import Runtime
@@ -26,13 +28,13 @@ class Sandbox:
     use (or by :meth:`warm`). One object may be used from several threads at once.
     """
 
-    def __init__(self, cache_dir: str | os.PathLike | None = None):
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
         self._cache_dir = cache_dir
         self._lock = threading.Lock()
         self._runtimes: dict[bool, Runtime] = {}
 
     @property
-    def load_info(self) -> dict:
+    def load_info(self) -> dict[str, dict[str, Any]]:
         """How each loaded runtime got its component (``how``: cached/built, ``seconds``, ``allocator``, ...)."""
         return {("fuel" if fuel else "default"): dict(rt.load_info) for fuel, rt in self._runtimes.items()}
 
@@ -50,8 +52,9 @@ class Sandbox:
         """Build/load the compiled component now (``fuel=True``: the fuel-metered variant)."""
         self._runtime(bool(fuel))
 
-    def run(self, source: str, item: dict, host: Callable[[str, dict], object], limits: Limits = Limits(),
-            seed: int = 0) -> SandboxResult:
+    def run(
+        self, source: str, item: dict[str, Any], host: HostCallback, limits: Limits = Limits(), seed: int = 0
+    ) -> SandboxResult:
         """Run ``source`` as a scaffold for ``item``; never raises for anything the scaffold does."""
         if not isinstance(source, str):
             raise TypeError(f"source must be str, got {type(source).__name__}")
@@ -64,13 +67,15 @@ class Sandbox:
         view = guest_view(item)
         rt = self._runtime(limits.fuel is not None)
         with rt.slot():
-            return self._run(rt, clean(source), json.dumps(view, ensure_ascii=True), view["labels"], host, limits,
-                             seed % (1 << 64))
+            return self._run(
+                rt, clean(source), json.dumps(view, ensure_ascii=True), view["labels"], host, limits, seed % (1 << 64)
+            )
 
-    def _run(self, rt: Runtime, source: str, item_json: str, labels: list[str], host, limits: Limits,
-             seed: int) -> SandboxResult:
+    def _run(
+        self, rt: Runtime, source: str, item_json: str, labels: list[str], host: HostCallback, limits: Limits, seed: int
+    ) -> SandboxResult:
         run = Run(next(RUN_IDS), limits, host, labels, rt.engine)
-        outcome: dict | None = None
+        outcome: dict[str, Any] | None = None
         trap: str | None = None
         exit_code: int | None = None
         start = time.perf_counter()
@@ -122,7 +127,7 @@ class Sandbox:
         )
 
 
-def _defer_sigint(run: Run):
+def _defer_sigint(run: Run) -> Callable[[int, FrameType | None], Any] | int | signal.Handlers | None:
     """Ctrl-C while wasm runs on the main thread stops the run and is raised once wasmtime returns.
 
     Python raises KeyboardInterrupt at the next bytecode, which is often the first line of a host
@@ -131,11 +136,13 @@ def _defer_sigint(run: Run):
     (the guest stops at its next epoch or host call) and ``_run`` raises the KeyboardInterrupt.
     Returns the handler to restore, or None where nothing was changed (other threads, own handlers).
     """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         return None
 
-    def interrupted(_signum, _frame) -> None:
+    def interrupted(_signum: int, _frame: FrameType | None) -> None:
         if run.interrupt is None:
             run.interrupt = KeyboardInterrupt()
         run.set_stop("interrupted", "interrupted: KeyboardInterrupt")
@@ -146,7 +153,7 @@ def _defer_sigint(run: Run):
 _OUTCOME_KINDS = ("done", "exception", "syntax")
 
 
-def guest_outcome(outcome: dict | None) -> dict | None:
+def guest_outcome(outcome: dict[str, Any] | None) -> dict[str, Any] | None:
     """The guest's report of how its program ended, validated: the guest controls it entirely.
 
     ``kind`` must be one of done/exception/syntax and ``error``/``exc_type`` strings or null;
@@ -155,8 +162,11 @@ def guest_outcome(outcome: dict | None) -> dict | None:
     if outcome is None:
         return None
     kind, error, exc_type = outcome.get("kind"), outcome.get("error"), outcome.get("exc_type")
-    if kind not in _OUTCOME_KINDS or not isinstance(error, (str, type(None))) \
-            or not isinstance(exc_type, (str, type(None))):
+    if (
+        kind not in _OUTCOME_KINDS
+        or not isinstance(error, (str, type(None)))
+        or not isinstance(exc_type, (str, type(None)))
+    ):
         return {"kind": "exception", "error": "runner: malformed outcome from the guest", "exc_type": None}
     return {"kind": kind, "error": one_line(error), "exc_type": one_line(exc_type, 200)}
 
@@ -174,13 +184,15 @@ def _trap_reason(message: str) -> str:
     """The 'Caused by' line of a wasmtime error (the trap's own message)."""
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
     if "Caused by:" in lines:
-        rest = lines[lines.index("Caused by:") + 1:]
+        rest = lines[lines.index("Caused by:") + 1 :]
         if rest:
             return rest[-1].lstrip("0123456789: ")
     return lines[0] if lines else message
 
 
-def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | None) -> tuple[str, str | None]:
+def classify(
+    run: Run, outcome: dict[str, Any] | None, trap: str | None, exit_code: int | None
+) -> tuple[str, str | None]:
     """The run's status and error message (order documented in specs/scaffold_api.md)."""
     note = run.notes[0] if run.notes else None
     reason = _trap_reason(trap) if trap is not None else ""
@@ -202,15 +214,16 @@ def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | 
     stack_message = "RecursionError: wasm call stack exhausted (code or data nested too deeply)"
     if stack and run.phase == "compile":
         return "syntax", stack_message
+    reported: dict[str, Any] | None = None  # how the program ended, if the guest returned
     if trap is None and exit_code is None:
-        outcome = outcome or {"kind": "exception", "error": "runner: no outcome", "exc_type": None}
+        reported = outcome or {"kind": "exception", "error": "runner: no outcome", "exc_type": None}
         # A syntax error only while the host saw no request at all (any request means it compiled).
-        if outcome.get("kind") == "syntax" and run.phase == "compile":
-            return "syntax", outcome.get("error")
+        if reported.get("kind") == "syntax" and run.phase == "compile":
+            return "syntax", reported.get("error")
     if run.answer is not None:
         return "ok", note
     if run.invalid_submit is not None:
-        error = outcome.get("error") if trap is None and exit_code is None and outcome else None
+        error = reported.get("error") if reported else None
         return "invalid_submit", error or run.invalid_submit
     if exit_code is not None:
         return "no_submit", f"SystemExit: guest exited with status {exit_code}"
@@ -220,9 +233,10 @@ def classify(run: Run, outcome: dict | None, trap: str | None, exit_code: int | 
         if "cgr:clock-wait" in trap:
             return "error", f"RuntimeError: {run.stop_detail or 'blocking clock wait refused'}"
         return "error", f"guest trap: {reason[4:] if reason.startswith('cgr:') else reason}"
-    if outcome.get("kind") in ("exception", "syntax"):  # "syntax" here: claimed after the program ran
-        error = outcome.get("error")
-        if outcome.get("exc_type") == "MemoryError":
+    # Here the guest returned (no trap, no exit), so ``reported`` is set.
+    if reported is not None and reported.get("kind") in ("exception", "syntax"):  # "syntax": claimed after it ran
+        error = reported.get("error")
+        if reported.get("exc_type") == "MemoryError":
             return "memory", error
         return "error", error
     return "no_submit", note

@@ -6,6 +6,7 @@ import threading
 import time
 
 from ._api import EPOCH_TICK_S
+from ._bridge import Run
 
 
 class Ticker:
@@ -14,12 +15,12 @@ class Ticker:
     the run's host-side waits, which do not execute wasm. Idle (blocked on a condition) when no run
     is active."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cv = threading.Condition()
-        self._active: dict[int, object] = {}
+        self._active: dict[int, Run] = {}
         self._thread: threading.Thread | None = None
 
-    def add(self, run) -> None:
+    def add(self, run: Run) -> None:
         with self._cv:
             self._active[run.id] = run
             if self._thread is None or not self._thread.is_alive():
@@ -27,7 +28,7 @@ class Ticker:
                 self._thread.start()
             self._cv.notify()
 
-    def remove(self, run) -> None:
+    def remove(self, run: Run) -> None:
         with self._cv:
             self._active.pop(run.id, None)
 

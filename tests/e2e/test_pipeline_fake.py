@@ -207,7 +207,7 @@ def test_a_solver_outage_stops_the_run_without_a_false_record(plugins, toy_bundl
 
 
 def test_budget_matched_baseline(plugins, toy_bundle, tmp_path):
-    from cgr.kernel.stats import report
+    from cgr.plugins.stats import report
 
     out = tmp_path / "run"
     summary = run(config(toy_bundle, out, budget_baseline=True), plugins=plugins)
@@ -228,7 +228,8 @@ def test_budget_matched_baseline(plugins, toy_bundle, tmp_path):
 
 
 def test_no_budget_fields_without_the_baseline(plugins, toy_bundle, tmp_path):
-    from cgr.kernel.stats import format_table, report
+    from cgr.plugins.stats import report
+    from cgr.plugins.reports import format_table
 
     run(config(toy_bundle, tmp_path / "run"), plugins=plugins)
     rep = report(read_records(tmp_path / "run"), resamples=100)

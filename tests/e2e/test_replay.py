@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from cgr.kernel.cli import main
 from cgr.kernel.config import RunConfig
 from cgr.kernel.pipeline import Engine, run
-from cgr.kernel.replay import replay
+from cgr.plugins.replay import replay
 from cgr.kernel.store import StoreError
 from tests.plugins.fake_solver import FakeSolver
 

@@ -68,3 +68,67 @@ def test_sample_bundle_loads():
     b = load_bundle()
     assert b.path == sample_bundle_path()
     assert len(b.items) >= 200 and b.manifest["name"] == "cgr-sample"
+
+
+def toy_reader(path, data):
+    """A reader of ``.toy`` files: one JSON object per ``;``-separated part, numbered from 1."""
+    for n, part in enumerate(data.decode().split(";"), start=1):
+        yield n, json.loads(part)
+
+
+def write_toy(tmp_path, *objs):
+    path = tmp_path / "b.toy"
+    path.write_text(";".join(json.dumps(o) for o in objs))
+    return path
+
+
+def test_other_suffixes_are_read_by_the_registered_reader(tmp_path):
+    path = write_toy(tmp_path, GOOD, {**GOOD, "id": "x2", "answer": "C"})
+    with pytest.raises(BundleError) as err:
+        load_bundle(path, readers={".toy": toy_reader})
+    assert str(err.value).startswith(f"{path}: item 2: answer: 'C' is not one of the labels")
+
+    def rows(path, data):
+        yield from toy_reader(path, data)
+
+    rows.unit = "row"
+    with pytest.raises(BundleError, match=r"b.toy: row 2: answer: "):
+        load_bundle(path, readers={".toy": rows})
+    assert [it.id for it in load_bundle(write_toy(tmp_path, GOOD), readers={".toy": toy_reader}).items] == ["x1"]
+
+
+def test_a_suffix_no_reader_claims_is_jsonl(tmp_path):
+    path = tmp_path / "b.txt"
+    path.write_text(json.dumps(GOOD) + "\n\n" + json.dumps({**GOOD, "id": "x2"}) + "\n")
+    assert [it.id for it in load_bundle(path, readers={".toy": toy_reader}).items] == ["x1", "x2"]
+
+
+def test_a_failing_reader_is_one_bundle_error(tmp_path):
+    def broken(path, data):
+        yield 1, dict(GOOD)
+        raise RuntimeError("boom")
+
+    with pytest.raises(BundleError, match=r"^\S*b.toy: cannot read as .toy: RuntimeError: boom$"):
+        load_bundle(write_toy(tmp_path, GOOD), readers={".toy": broken})
+
+
+def test_readers_default_to_the_registered_ones_only_when_needed(tmp_path, monkeypatch):
+    loaded = []
+
+    class Fake:
+        def readers(self):
+            loaded.append(1)
+            return {".toy": toy_reader}
+
+    monkeypatch.setattr("cgr.kernel.manager.load_plugins", lambda: Fake())
+    assert len(load_bundle(write(tmp_path, GOOD)).items) == 1 and not loaded  # JSONL: no plugins needed
+    assert len(load_bundle(write_toy(tmp_path, GOOD)).items) == 1 and loaded == [1]
+
+
+def test_a_manifest_that_is_not_an_object(tmp_path):
+    path = write(tmp_path, GOOD)
+    (tmp_path / "manifest.json").write_text("[1]")
+    with pytest.raises(BundleError, match=r"manifest.json: expected a JSON object, got list"):
+        load_bundle(path)
+    (tmp_path / "manifest.json").write_text('{"name": "n", "version": "2"}')
+    assert load_bundle(path).describe()["name"] == "n"

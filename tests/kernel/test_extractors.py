@@ -1,6 +1,6 @@
 import pytest
 
-from cgr.kernel.extract import extract_label
+from cgr.kernel.channels import extract_label
 from cgr.plugins import extractors as ex
 
 L, C = ["A", "B", "C", "D"], ["Berlin", "Paris", "Rome", "iron oxide"]

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from cgr.kernel.extract import MAX_EXTRACT_CHARS, extract_label
+from cgr.kernel.channels import MAX_EXTRACT_CHARS, extract_label
 from cgr.kernel.manager import Entry
 from cgr.plugins import extractors as ex
 

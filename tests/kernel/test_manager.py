@@ -53,7 +53,7 @@ def test_disable_env_warns_once_about_unknown_names(monkeypatch, capsys):
     load_plugins(entry_points=False)
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(
-        "cgr: warning: CGR_DISABLE_PLUGINS names unknown plugin(s): echo_solvr (known: cgr.plugins.auditors, ")
+        "cgr: warning: CGR_DISABLE_PLUGINS names unknown plugin(s): echo_solvr (known: cgr.plugins.audit_command, ")
     assert "cgr.plugins.echo_solver" in err[0]
     monkeypatch.setenv("CGR_DISABLE_PLUGINS", "cgr.plugins.echo_solver")
     load_plugins(entry_points=False)

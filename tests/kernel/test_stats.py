@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from cgr.kernel.records import AssistedChannel, DirectChannel, GeneratorChannel, Record
-from cgr.kernel.stats import cells, format_markdown, format_table, paired_bootstrap, partitions, report
+from cgr.plugins.stats import cells, paired_bootstrap, partitions, report
+from cgr.plugins.reports import format_markdown, format_table
 
 
 def rec(task, d, a, i=0, solver="s"):
@@ -89,7 +90,8 @@ def test_markdown_has_the_same_numbers_as_the_text_table():
 
 
 def test_compare_pairs_items_across_runs_by_id():
-    from cgr.kernel.stats import compare, format_comparison
+    from cgr.plugins.stats import compare
+    from cgr.plugins.reports import format_comparison
 
     # run A: assisted right on 1 of 4 in t1, 2 of 2 in t2; run B: 3 of 4 and 1 of 2, plus an item A lacks
     a = make({"t1": [(0, 1), (0, 0), (0, 0), (0, 0)], "t2": [(0, 1), (0, 1)]})

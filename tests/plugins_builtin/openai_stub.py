@@ -8,24 +8,61 @@ predicts token i + 1) or ``none`` (llama.cpp's llama-server: no echo).
 
 ``rejects`` refuses chosen requests every time they come (a prompt over the context, say), and
 ``unechoable`` makes the echo of chosen prompts differ from them (a tokenizer that does not round-trip).
+
+Also the helpers the ``openai`` solver's test files share: ``make`` (a solver on a stub),
+``clear_env`` (no ``CGR_OPENAI_*``/``OPENAI_API_KEY`` from the caller's environment), ``free_port``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
+from cgr.kernel.api import SolverConfig
+from cgr.plugins.openai_solver import OpenAISolver
+
 #: token -> log-probability (any context); the order is the ranking.
-VOCAB = {" Paris": -0.2, " is": -1.0, " Berlin": -2.5, " the": -3.0, ".": -3.5, " Rome": -4.0,
-         " Madrid": -6.0}
+VOCAB = {" Paris": -0.2, " is": -1.0, " Berlin": -2.5, " the": -3.0, ".": -3.5, " Rome": -4.0, " Madrid": -6.0}
 OTHER = -9.0  # any token not in VOCAB
 SHIFTED_VALUE = -7.0  # what a shifted server reports for a prompt token itself
 #: The chat "model"'s first-token distribution.
 CHAT_TOP = [("B", -0.4), ("A", -1.5), (" B", -2.0), ("The", -2.5)]
 MODEL_ID = "stub-model"
+#: The environment the solver reads; tests start without any of it.
+ENV_NAMES = (
+    "CGR_OPENAI_BASE_URL",
+    "CGR_OPENAI_MODE",
+    "CGR_OPENAI_TIMEOUT",
+    "CGR_OPENAI_MAX_RETRIES",
+    "CGR_OPENAI_API_KEY",
+    "OPENAI_API_KEY",
+)
+CLOZE = "Question: What is the capital of France?\nAnswer:"
+
+
+def clear_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every variable of ``ENV_NAMES`` for the test."""
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def make(stub: Stub, model: str | None = MODEL_ID, seed: int = 0, **options) -> OpenAISolver:
+    """An ``openai`` solver on ``stub`` (fast backoff), with extra ``options``."""
+    options = {"base_url": stub.url, "backoff_s": 0.01, **options}
+    return OpenAISolver(SolverConfig(model=model, seed=seed, options=options))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def tokenize(text: str) -> list[str]:
@@ -88,6 +125,12 @@ class Stub:
         self.server.server_close()
         self.thread.join(timeout=5)
 
+    def __enter__(self) -> Stub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def posts(self, path: str = "") -> list[dict]:
         """The POST requests seen (to paths ending with ``path``)."""
         return [r for r in self.requests if r["method"] == "POST" and r["path"].endswith(path)]
@@ -128,8 +171,7 @@ class Stub:
         if echo:
             for needle in self.unechoable:
                 prompt = prompt.replace(needle, "\ufffd")
-        choice = {"index": 0, "text": prompt + gen if echo else gen, "finish_reason": "length",
-                  "logprobs": None}
+        choice = {"index": 0, "text": prompt + gen if echo else gen, "finish_reason": "length", "logprobs": None}
         tokens = tokenize(prompt) if echo else []
         if n is not None:
             offsets = [sum(map(len, tokens[:i])) for i in range(len(tokens))]
@@ -141,14 +183,17 @@ class Stub:
             if not echo or self.alignment == "aligned":  # the generated token (vLLM echoes it too)
                 tokens, offsets = tokens + [gen], offsets + [len(prompt)]
                 lps, tops = lps + [logprob(gen)], tops + [{**top(n), gen: logprob(gen)}]
-            choice["logprobs"] = {"tokens": tokens, "text_offset": offsets, "token_logprobs": lps,
-                                  "top_logprobs": tops}
+            choice["logprobs"] = {"tokens": tokens, "text_offset": offsets, "token_logprobs": lps, "top_logprobs": tops}
         usage = {"prompt_tokens": len(tokenize(prompt)), "completion_tokens": 1}
         return {"object": "text_completion", "model": body.get("model"), "choices": [choice], "usage": usage}
 
     def _chat(self, body: dict) -> dict:
-        choice = {"index": 0, "message": {"role": "assistant", "content": self.chat_reply},
-                  "finish_reason": "stop", "logprobs": None}
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": self.chat_reply},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
         if body.get("logprobs"):
             n = int(body.get("top_logprobs") or 1)
             first = [{"token": t, "logprob": v} for t, v in CHAT_TOP[:n]]

@@ -11,8 +11,10 @@ from cgr.kernel.api import SolverConfig, SolverError
 from cgr.plugins import llama_solver
 from cgr.plugins.llama_solver import cpu_flags, extra_buffers_decision
 
-SAPPHIRE = ("processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n"
-            "flags\t\t: fpu sse4_2 avx avx2 avx512f avx512_vnni amx_bf16 amx_tile amx_int8\n")
+SAPPHIRE = (
+    "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n"
+    "flags\t\t: fpu sse4_2 avx avx2 avx512f avx512_vnni amx_bf16 amx_tile amx_int8\n"
+)
 EPYC = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx avx2 fma f16c avx512f\n"
 GRAVITON = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 asimddp i8mm\n"
 SYSINFO = "CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | AVX512 = 1 | REPACK = 1 |"

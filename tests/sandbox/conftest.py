@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cgr.sandbox import HostError, Sandbox
+from cgr.sandbox import STATUSES, HostError, Limits, Sandbox, SandboxResult
 
 ITEM = {
     "id": "toy-1",
@@ -58,3 +58,11 @@ def host() -> EchoHost:
 @pytest.fixture
 def item() -> dict:
     return dict(ITEM)
+
+
+def run(sandbox: Sandbox, source: str, item: dict, host, **limits) -> SandboxResult:
+    """``sandbox.run`` with ``Limits(**limits)``; checks that the result is typed and its status known."""
+    result = sandbox.run(source, item, host, Limits(**limits) if limits else Limits())
+    assert isinstance(result, SandboxResult)
+    assert result.status in STATUSES
+    return result

@@ -1,40 +1,44 @@
-"""The scaffold API round trips and the typed outcomes of a run (real wasmtime, real component)."""
+"""The scaffold API round trips and the item view (real wasmtime, real component)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import signal
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cgr.sandbox import STATUSES, HostError, Limits, Sandbox, SandboxResult
+from cgr.sandbox import STATUSES, HostError, Limits, Sandbox
 
-from .conftest import EchoHost
-
-
-def run(sandbox, source, item, host, **limits):
-    result = sandbox.run(source, item, host, Limits(**limits) if limits else Limits())
-    assert isinstance(result, SandboxResult)
-    assert result.status in STATUSES
-    return result
+from .conftest import run
 
 
 def test_public_api_shape():
-    assert STATUSES == ("ok", "no_submit", "invalid_submit", "error", "syntax", "timeout", "memory",
-                        "output_cap", "call_budget")
+    assert STATUSES == (
+        "ok",
+        "no_submit",
+        "invalid_submit",
+        "error",
+        "syntax",
+        "timeout",
+        "memory",
+        "output_cap",
+        "call_budget",
+    )
     limits = Limits()
-    assert (limits.timeout_s, limits.memory_mb, limits.max_output_bytes, limits.max_calls,
-            limits.max_prompt_chars, limits.fuel) == (20.0, 256, 64 * 1024, 64, 32_000, None)
-    with pytest.raises(Exception):
+    assert (
+        limits.timeout_s,
+        limits.memory_mb,
+        limits.max_output_bytes,
+        limits.max_calls,
+        limits.max_prompt_chars,
+        limits.fuel,
+    ) == (20.0, 256, 64 * 1024, 64, 32_000, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
         limits.timeout_s = 3  # frozen
     with pytest.raises(ValueError):
         Limits(timeout_s=0)
     with pytest.raises(ValueError):
-        Limits(memory_mb=-1)
+        Limits(memory_mb=-1)  # every bound: test_limits_bounds.py
     assert issubclass(HostError, Exception)
     Sandbox()  # cheap: builds nothing
 
@@ -55,8 +59,13 @@ def test_ok_submit_via_solver_call(sandbox, item, host):
     assert result.elapsed_s > 0
     (op1, args1), (op2, args2) = host.calls
     assert op1 == op2 == "solve"
-    assert args1 == {"prompt": "Q: Which city is the capital of France?", "max_tokens": 8,
-                     "temperature": 0.0, "stop": ["\n"], "choices": None}
+    assert args1 == {
+        "prompt": "Q: Which city is the capital of France?",
+        "max_tokens": 8,
+        "temperature": 0.0,
+        "stop": ["\n"],
+        "choices": None,
+    }
     assert args2["choices"] == ["A", "B", "C"] and args2["temperature"] == 0.5
     assert args2["max_tokens"] == 256
     d = result.to_dict()
@@ -93,188 +102,6 @@ def test_extract_choice_round_trip(sandbox, item, host):
     assert result.solver_calls == 0  # extraction is not a solver call
 
 
-def test_no_submit(sandbox, item, host):
-    result = run(sandbox, "print('thinking')", item, host)
-    assert result.status == "no_submit"
-    assert result.answer is None and result.error is None
-    assert result.stdout == "thinking\n"
-
-
-def test_invalid_submit_uncaught(sandbox, item, host):
-    result = run(sandbox, "submit('Z')", item, host)
-    assert result.status == "invalid_submit"
-    assert result.answer is None
-    assert "ValueError" in result.error and "'Z'" in result.error
-    assert "ValueError" in result.stderr
-
-
-def test_invalid_submit_is_catchable_and_first_valid_submit_counts(sandbox, item, host):
-    source = (
-        "for bad in (1, None, 'z'):\n"
-        "    try:\n"
-        "        submit(bad)\n"
-        "    except ValueError as e:\n"
-        "        print('caught', type(e).__name__)\n"
-        "try:\n"
-        "    submit('B')\n"
-        "except BaseException:\n"
-        "    pass\n"  # swallowing the submit signal does not undo the answer
-        "try:\n"
-        "    submit('C')\n"
-        "except BaseException:\n"
-        "    pass\n"
-    )
-    result = run(sandbox, source, item, host)
-    assert result.stdout == "caught ValueError\n" * 3
-    assert result.status == "ok"
-    assert result.answer == "B"
-
-
-def test_invalid_submit_caught_then_nothing(sandbox, item, host):
-    result = run(sandbox, "try:\n    submit(['A'])\nexcept ValueError:\n    pass\n", item, host)
-    assert result.status == "invalid_submit"
-    assert "list" in result.error
-
-
-def test_submit_ends_the_program(sandbox, item, host):
-    result = run(sandbox, "submit('A')\nprint('not reached')\n", item, host)
-    assert result.status == "ok" and result.stdout == ""
-
-
-def test_raise_is_error_with_message(sandbox, item, host):
-    source = "def helper():\n    raise ValueError('boom: bad things')\n\nhelper()\n"
-    result = run(sandbox, source, item, host)
-    assert result.status == "error"
-    assert result.error == "ValueError: boom: bad things"
-    assert "Traceback (most recent call last)" in result.stderr
-    assert 'File "<scaffold>", line 4' in result.stderr
-    assert "raise ValueError('boom: bad things')" in result.stderr
-    assert "guest_app" not in result.stderr  # only the scaffold's frames are shown
-
-
-def test_syntax(sandbox, item, host):
-    result = run(sandbox, "x = 1\ndef f(:\n    pass\n", item, host)
-    assert result.status == "syntax"
-    assert result.error == "SyntaxError: invalid syntax (line 2)"
-    assert "SyntaxError" in result.stderr
-    assert host.calls == []
-
-
-def test_host_error_is_a_catchable_guest_exception(sandbox, item, host):
-    source = (
-        "for p in ('fail', 'crash'):\n"
-        "    try:\n"
-        "        solver_call(p)\n"
-        "    except RuntimeError as e:\n"
-        "        print(type(e).__name__, '|', e)\n"
-        "submit('A')\n"
-    )
-    result = run(sandbox, source, item, host)
-    assert result.status == "ok"
-    assert result.stdout == "HostError | model unavailable\nHostError | KeyError: 'no such model'\n"
-    assert result.solver_calls == 2
-
-
-def test_host_error_uncaught_is_error(sandbox, item, host):
-    result = run(sandbox, "solver_call('fail')", item, host)
-    assert result.status == "error"
-    assert result.error == "HostError: model unavailable"
-
-
-def test_bad_host_replies_become_guest_exceptions(sandbox, item):
-    def host(op, args):
-        return 42 if op == "solve" else ["x"]
-
-    source = (
-        "for f in (lambda: solver_call('p'), lambda: solver_logprobs('p', ['a'])):\n"
-        "    try:\n"
-        "        f()\n"
-        "    except RuntimeError as e:\n"
-        "        print(type(e).__name__)\n"
-    )
-    result = run(sandbox, source, item, host)
-    assert result.status == "no_submit"
-    assert result.stdout == "HostError\nHostError\n"
-
-
-def test_argument_validation(sandbox, item, host):
-    source = (
-        "cases = [dict(max_tokens=0), dict(max_tokens=5000), dict(max_tokens=1.5), dict(temperature=2.5),\n"
-        "         dict(temperature='hot'), dict(stop=[1]), dict(stop=[]), dict(choices=[]), dict(choices='AB'),\n"
-        "         dict(choices={'A'})]\n"
-        "for kw in cases:\n"
-        "    try:\n"
-        "        solver_call('x', **kw)\n"
-        "        print('accepted', kw)\n"
-        "    except (TypeError, ValueError) as e:\n"
-        "        print(type(e).__name__)\n"
-        "for args in ((5, ['a']), ('p', []), ('p', 'ab'), ('p', ['a'] * 65)):\n"
-        "    try:\n"
-        "        solver_logprobs(*args)\n"
-        "        print('accepted', args)\n"
-        "    except (TypeError, ValueError) as e:\n"
-        "        print(type(e).__name__)\n"
-        "try:\n"
-        "    solver_call('x', 'positional')\n"
-        "except TypeError:\n"
-        "    print('TypeError')\n"
-        "submit('A')\n"
-    )
-    result = run(sandbox, source, item, host)
-    assert "accepted" not in result.stdout, result.stdout
-    assert result.stdout.split() == ["ValueError", "ValueError", "TypeError", "ValueError", "TypeError",
-                                     "TypeError", "ValueError", "ValueError", "TypeError", "TypeError",
-                                     "TypeError", "ValueError", "TypeError", "ValueError", "TypeError"]
-    assert host.calls == []  # refused requests never reach the host
-    assert result.solver_calls == 0
-    assert result.status == "ok"
-    assert result.error is not None  # the first refusal is recorded
-
-
-def test_prompt_size_cap(sandbox, item, host):
-    source = (
-        "try:\n"
-        "    solver_call('x' * 501)\n"
-        "except ValueError as e:\n"
-        "    print('refused')\n"
-        "print(solver_call('y' * 500)[:8])\n"
-        "submit('A')\n"
-    )
-    result = run(sandbox, source, item, host, max_prompt_chars=500)
-    assert result.stdout == "refused\necho: yy\n"
-    assert result.status == "ok"
-    assert "max_prompt_chars=500" in result.error
-    assert result.solver_calls == 1
-
-
-def test_call_budget_keeps_answer_submitted_after_catching(sandbox, item, host):
-    source = (
-        "n = 0\n"
-        "while True:\n"
-        "    try:\n"
-        "        solver_call('p')\n"
-        "        n += 1\n"
-        "    except RuntimeError as e:\n"
-        "        print(type(e).__name__, n)\n"
-        "        break\n"
-        "submit('B')\n"
-    )
-    result = run(sandbox, source, item, host, max_calls=3)
-    assert result.status == "call_budget"
-    assert result.answer == "B"
-    assert result.solver_calls == 3
-    assert result.stdout == "CallBudgetExceeded 3\n"
-    assert len(host.calls) == 3  # the refused call never reached the host
-    assert "max_calls=3" in result.error
-
-
-def test_call_budget_counts_logprobs_too(sandbox, item, host):
-    source = "solver_logprobs('p', ['a'])\nsolver_call('p')\nsolver_logprobs('p', ['a'])\n"
-    result = run(sandbox, source, item, host, max_calls=2)
-    assert result.status == "call_budget"
-    assert result.solver_calls == 2
-
-
 def test_item_view_is_read_only_and_typed(sandbox, item, host):
     item["context"] = "Some context."
     source = (
@@ -291,7 +118,9 @@ def test_item_view_is_read_only_and_typed(sandbox, item, host):
     assert result.stdout.splitlines() == [
         "tuple tuple",
         "toy-1 Which city is the capital of France? ('Berlin', 'Paris', 'Rome') ('A', 'B', 'C') Some context.",
-        "read-only", "read-only", "read-only",
+        "read-only",
+        "read-only",
+        "read-only",
     ]
 
 
@@ -323,54 +152,68 @@ def test_stdlib_imports(sandbox, item, host):
     assert result.stdout == "[('a', 2)] 2 1/3\nno numpy\n"
 
 
-def test_many_threads_share_one_sandbox(sandbox, item):
-    def host(op, args):
-        return args["prompt"]
+def test_argument_validation(sandbox, item, host):
+    source = (
+        "cases = [dict(max_tokens=0), dict(max_tokens=5000), dict(max_tokens=1.5), dict(temperature=2.5),\n"
+        "         dict(temperature='hot'), dict(stop=[1]), dict(stop=[]), dict(choices=[]), dict(choices='AB'),\n"
+        "         dict(choices={'A'})]\n"
+        "for kw in cases:\n"
+        "    try:\n"
+        "        solver_call('x', **kw)\n"
+        "        print('accepted', kw)\n"
+        "    except (TypeError, ValueError) as e:\n"
+        "        print(type(e).__name__)\n"
+        "for args in ((5, ['a']), ('p', []), ('p', 'ab'), ('p', ['a'] * 65)):\n"
+        "    try:\n"
+        "        solver_logprobs(*args)\n"
+        "        print('accepted', args)\n"
+        "    except (TypeError, ValueError) as e:\n"
+        "        print(type(e).__name__)\n"
+        "try:\n"
+        "    solver_call('x', 'positional')\n"
+        "except TypeError:\n"
+        "    print('TypeError')\n"
+        "submit('A')\n"
+    )
+    result = run(sandbox, source, item, host)
+    assert "accepted" not in result.stdout, result.stdout
+    assert result.stdout.split() == [
+        "ValueError",
+        "ValueError",
+        "TypeError",
+        "ValueError",
+        "TypeError",
+        "TypeError",
+        "ValueError",
+        "ValueError",
+        "TypeError",
+        "TypeError",
+        "TypeError",
+        "ValueError",
+        "TypeError",
+        "ValueError",
+        "TypeError",
+    ]
+    assert host.calls == []  # refused requests never reach the host
+    assert result.solver_calls == 0
+    assert result.status == "ok"
+    assert result.error is not None  # the first refusal is recorded
 
-    source = "import sys\nprint(getattr(sys, 'seen', None))\nsys.seen = 1\nsubmit(solver_call(ITEM.id))\n"
 
-    def one(i):
-        view = dict(item, id=f"{'ABC'[i % 3]}")
-        result = sandbox.run(source, view, host)
-        return i, result
-
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(one, range(24)))
-    for i, result in results:
-        assert result.status == "ok", result
-        assert result.answer == "ABC"[i % 3]
-        assert result.stdout == "None\n"
-    assert threading.active_count() < 20
-
-
-def test_keyboard_interrupt_in_host_propagates(sandbox, item):
-    def host(op, args):
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        sandbox.run("solver_call('x')", item, host)
-    assert sandbox.run("submit('A')", item, EchoHost()).status == "ok"
-
-
-@pytest.mark.parametrize("source", ["while True:\n    pass\n", "while True:\n    solver_call('x')\n"])
-def test_ctrl_c_while_wasm_runs_is_a_keyboard_interrupt_not_a_crash(sandbox, item, source):
-    # A KeyboardInterrupt raised at a host callback's entry would unwind through wasmtime (SIGSEGV);
-    # the run stops instead and sandbox.run raises it once wasmtime has returned.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job ignores SIGINT
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    try:
-        for _ in range(3):
-            start = time.monotonic()
-            timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-            timer.start()
-            with pytest.raises(KeyboardInterrupt):
-                sandbox.run(source, item, EchoHost(), Limits(timeout_s=60, max_calls=10 ** 6))
-            assert time.monotonic() - start < 30
-            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, previous)
-    assert sandbox.run("submit('A')", item, EchoHost()).status == "ok"
+def test_prompt_size_cap(sandbox, item, host):
+    source = (
+        "try:\n"
+        "    solver_call('x' * 501)\n"
+        "except ValueError as e:\n"
+        "    print('refused')\n"
+        "print(solver_call('y' * 500)[:8])\n"
+        "submit('A')\n"
+    )
+    result = run(sandbox, source, item, host, max_prompt_chars=500)
+    assert result.stdout == "refused\necho: yy\n"
+    assert result.status == "ok"
+    assert "max_prompt_chars=500" in result.error
+    assert result.solver_calls == 1
 
 
 def test_direct_bindings_do_not_bypass_host_checks(sandbox, item, host):
@@ -393,31 +236,12 @@ def test_direct_bindings_do_not_bypass_host_checks(sandbox, item, host):
     )
     result = run(sandbox, source, item, host, max_calls=1, max_prompt_chars=50)
     assert result.stdout.splitlines() == [
-        "('err', 'ValueError')", "ok", "('err', 'CallBudgetExceeded')", "('err', 'ValueError')",
-        "('err', 'ValueError')", "('err', 'ValueError')",
+        "('err', 'ValueError')",
+        "ok",
+        "('err', 'CallBudgetExceeded')",
+        "('err', 'ValueError')",
+        "('err', 'ValueError')",
+        "('err', 'ValueError')",
     ]
     assert result.status == "call_budget"
     assert result.solver_calls == 1
-
-
-def test_pooling_allocator_and_on_demand_fallback(sandbox, item, host, monkeypatch):
-    from cgr.sandbox import _engine
-
-    assert sandbox.load_info["default"]["allocator"] == "pooling"
-    monkeypatch.setenv("CGR_SANDBOX_POOLING", "0")
-    off = Sandbox()
-    assert off.run("submit('B')", item, host).answer == "B"
-    assert off.load_info["default"]["allocator"] == "on-demand"
-    # a pool the component does not fit in (here: no core-instance slots) falls back, too
-    monkeypatch.delenv("CGR_SANDBOX_POOLING")
-    real = _engine._pooling_config
-
-    def tiny():
-        pc = real()
-        _engine.ffi.wasmtime_pooling_allocation_config_total_core_instances_set(pc, 1)
-        return pc
-
-    monkeypatch.setattr(_engine, "_pooling_config", tiny)
-    fallback = Sandbox()
-    assert fallback.run("submit('C')", item, host).answer == "C"
-    assert fallback.load_info["default"]["allocator"] == "on-demand"

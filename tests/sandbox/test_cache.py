@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cgr.sandbox import Sandbox
-from cgr.sandbox import _cache
+from cgr.sandbox import Sandbox, _cache
 
 
 def test_cache_root_resolution(monkeypatch, tmp_path):
@@ -35,8 +34,28 @@ def test_keys_cover_sources_and_knobs():
     assert "scaffold.wit" in names and "guest/guest_app.py" in names
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "extend", "foreign_key", "no_manifest", "bad_manifest",
-                                    "swapped_file"])
+def test_every_guest_module_is_a_build_input(tmp_path, monkeypatch):
+    """guest_app imports its sibling modules: each is hashed into the source key and copied into the build."""
+    modules = sorted(p.name for p in _cache.GUEST_DIR.glob("*.py"))
+    assert {"guest_app.py", "guest_io.py", "guest_doors.py"} <= set(modules)
+    names = [name for name, _ in _cache.guest_sources()]
+    assert [n for n in names if n.startswith("guest/")] == [f"guest/{m}" for m in modules]
+    copy = tmp_path / "guest"
+    shutil.copytree(_cache.GUEST_DIR, copy)
+    monkeypatch.setattr(_cache, "GUEST_DIR", copy)
+    key = _cache.source_key()
+    for module in modules:
+        path = copy / module
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# changed\n")
+        assert _cache.source_key() != key, module  # a changed guest module means a new component
+        path.write_bytes(original)
+    assert _cache.source_key() == key
+
+
+@pytest.mark.parametrize(
+    "damage", ["flip", "truncate", "extend", "foreign_key", "no_manifest", "bad_manifest", "swapped_file"]
+)
 def test_read_verified_detects_damage(tmp_path, damage):
     path = tmp_path / "a" / "component.cwasm"
     data = bytes(range(256)) * 64
@@ -159,15 +178,21 @@ def test_concurrent_first_use_is_safe(tmp_path):
     # Two processes start at once on an empty cache (CGR_CACHE_DIR): one builds everything
     # (componentize-py + compile, ~10 s), the other waits on the lock and loads the result.
     env = dict(os.environ, CGR_CACHE_DIR=str(tmp_path / "cache"))
-    procs = [subprocess.Popen([sys.executable, "-c", _WARM], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WARM], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
     outs = []
     for proc in procs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
         outs.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted((how, wasm, status) for how, wasm, _path, status in outs) == [
-        ("built", "built", "ok"), ("cached", None, "ok")]  # exactly one build
+        ("built", "built", "ok"),
+        ("cached", None, "ok"),
+    ]  # exactly one build
     paths = {path for _how, _wasm, path, _status in outs}
     assert len(paths) == 1
     cwasm = Path(paths.pop())

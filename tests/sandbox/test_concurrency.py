@@ -95,7 +95,6 @@ def test_more_threads_than_pool_slots(sandbox):
     # Beyond the pool's concurrent-instance count, runs wait for a slot rather than fail.
     item = {"id": "x", "question": "q", "choices": ["a", "b"]}
     with ThreadPoolExecutor(24) as pool:
-        results = list(pool.map(lambda i: sandbox.run(f"print({i})\nsubmit('B')\n", item, lambda o, a: ""),
-                                range(48)))
+        results = list(pool.map(lambda i: sandbox.run(f"print({i})\nsubmit('B')\n", item, lambda o, a: ""), range(48)))
     assert [r.status for r in results] == ["ok"] * 48
     assert [r.stdout for r in results] == [f"{i}\n" for i in range(48)]

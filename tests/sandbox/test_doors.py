@@ -19,8 +19,21 @@ from cgr.sandbox import Limits
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "scaffold_api.md"
 
-REMOVED = ("dis", "opcode", "_opcode", "_opcode_metadata", "marshal", "zipimport", "faulthandler", "_signal",
-           "_sqlite3", "pyexpat", "_elementtree", "ctypes", "_ctypes")
+REMOVED = (
+    "dis",
+    "opcode",
+    "_opcode",
+    "_opcode_metadata",
+    "marshal",
+    "zipimport",
+    "faulthandler",
+    "_signal",
+    "_sqlite3",
+    "pyexpat",
+    "_elementtree",
+    "ctypes",
+    "_ctypes",
+)
 REMOVED_IMP = ("create_builtin", "get_frozen_object", "init_frozen")
 LIMITS = Limits(timeout_s=10, max_output_bytes=1 << 20)
 
@@ -189,12 +202,14 @@ def test_a_traceback_still_shows_the_scaffold(sandbox, host, item):
     source = "import json\n\ndef parse(text):\n    return json.loads(text)\n\nparse('{')\n"
     result = run(sandbox, host, item, source)
     assert result.status == "error", result
-    assert result.error == ("json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: "
-                            "line 1 column 2 (char 1)"), result
+    assert result.error == (
+        "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    ), result
     assert result.stderr.startswith("Traceback (most recent call last):\n"), result.stderr
     assert 'File "<scaffold>", line 4, in parse\n    return json.loads(text)\n' in result.stderr, result.stderr
-    assert result.stderr.endswith("json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: "
-                                  "line 1 column 2 (char 1)\n"), result.stderr
+    assert result.stderr.endswith(
+        "json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\n"
+    ), result.stderr
     hint = run(sandbox, host, item, "values = [1]\nprint(valeus)\n")
     assert hint.status == "error" and hint.error == "NameError: name 'valeus' is not defined", hint
     assert hint.stderr.endswith("NameError: name 'valeus' is not defined. Did you mean: 'values'?\n"), hint.stderr

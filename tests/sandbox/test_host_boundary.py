@@ -23,7 +23,7 @@ import time
 import pytest
 
 from cgr.sandbox import HostError, Limits
-from cgr.sandbox._api import (MAX_ERROR_CHARS, MAX_OP_BYTES, MAX_PAYLOAD_BYTES, MAX_RUN_BYTES, MiB)
+from cgr.sandbox._api import MAX_ERROR_CHARS, MAX_OP_BYTES, MAX_PAYLOAD_BYTES, MAX_RUN_BYTES, MiB
 
 TIMEOUT_DETAIL = "timeout: wall-clock limit of 1 s exceeded"
 
@@ -57,6 +57,7 @@ def limits(**kw) -> Limits:
 
 
 # ------------------------------------------------------------------ extract_choice and budgets ---
+
 
 def test_extract_choice_alone_spends_max_calls(sandbox, item):
     host = Host()
@@ -98,8 +99,9 @@ def test_solver_and_extract_calls_share_one_budget(sandbox, item):
         "submit('B')\n"
     )
     result = sandbox.run(source, item, host, limits(max_calls=5))
-    assert result.stdout == ("solve extract logprobs extract solve CallBudgetExceeded CallBudgetExceeded "
-                             "CallBudgetExceeded\n")
+    assert result.stdout == (
+        "solve extract logprobs extract solve CallBudgetExceeded CallBudgetExceeded CallBudgetExceeded\n"
+    )
     assert result.status == "call_budget"
     assert result.answer == "B"
     assert result.solver_calls == 3  # solve, logprobs, solve: the two extractions are not counted here
@@ -134,6 +136,7 @@ def test_host_time_solving_does_not_count_against_timeout(sandbox, item):
 
 
 # ------------------------------------------------------------------------------------- caps ---
+
 
 @pytest.fixture
 def copies(monkeypatch):
@@ -206,11 +209,7 @@ def test_the_strings_of_one_list_are_capped_together(sandbox, item, name):
     host = Host()
     fits, over = "['s' * 300] * 3", "['s' * 300] * 4"  # 900 and 1200 characters; each string is 300
     source = (
-        f"{LISTS[name].format(fits)}\n"
-        "try:\n"
-        f"    {LISTS[name].format(over)}\n"
-        "except ValueError as exc:\n"
-        "    print(exc)\n"
+        f"{LISTS[name].format(fits)}\ntry:\n    {LISTS[name].format(over)}\nexcept ValueError as exc:\n    print(exc)\n"
     )
     result = sandbox.run(source, item, host, limits(max_prompt_chars=1000))
     api = "solver_logprobs" if name == "continuations" else "solver_call"
@@ -238,8 +237,7 @@ def test_one_runs_requests_and_replies_are_capped_in_bytes(sandbox, item):
         "    except RuntimeError as exc:\n"
         "        print(type(exc).__name__, str(exc).split(' (')[0])\n"
     )
-    result = sandbox.run(source, item, host, limits(max_calls=1000, max_prompt_chars=size, memory_mb=256,
-                                                   timeout_s=30))
+    result = sandbox.run(source, item, host, limits(max_calls=1000, max_prompt_chars=size, memory_mb=256, timeout_s=30))
     lines = result.stdout.splitlines()
     n = int(lines[0].split()[0])
     assert lines == [
@@ -255,18 +253,19 @@ def test_one_runs_requests_and_replies_are_capped_in_bytes(sandbox, item):
 
 # ---------------------------------------------------------------------- the guest's outcome ---
 
+
 def rewrite_outcome(outcome_json_expr: str) -> str:
     """A scaffold line that makes the runner report ``outcome_json_expr`` (a guest expression)."""
     return f"import sys\nsys.modules['guest_app']._dumps = lambda outcome: {outcome_json_expr}\n"
 
 
 MALFORMED = {
-    "error_is_an_object": "'{\"kind\": \"done\", \"error\": {\"x\": 1}, \"exc_type\": null}'",
-    "error_is_a_list": "'{\"kind\": \"exception\", \"error\": [\"boom\"], \"exc_type\": \"E\"}'",
-    "exc_type_is_a_number": "'{\"kind\": \"exception\", \"error\": \"E: x\", \"exc_type\": 7}'",
-    "kind_is_bogus": "'{\"kind\": \"memory\", \"error\": \"memory: fake\", \"exc_type\": null}'",
-    "kind_is_missing": "'{\"error\": null, \"exc_type\": null}'",
-    "kind_is_a_list": "'{\"kind\": [\"done\"], \"error\": null, \"exc_type\": null}'",
+    "error_is_an_object": '\'{"kind": "done", "error": {"x": 1}, "exc_type": null}\'',
+    "error_is_a_list": '\'{"kind": "exception", "error": ["boom"], "exc_type": "E"}\'',
+    "exc_type_is_a_number": '\'{"kind": "exception", "error": "E: x", "exc_type": 7}\'',
+    "kind_is_bogus": '\'{"kind": "memory", "error": "memory: fake", "exc_type": null}\'',
+    "kind_is_missing": '\'{"error": null, "exc_type": null}\'',
+    "kind_is_a_list": '\'{"kind": ["done"], "error": null, "exc_type": null}\'',
 }
 
 
@@ -285,21 +284,24 @@ def test_an_outcome_that_is_not_an_object_gets_a_host_made_message(sandbox, item
 
 
 def test_an_8_mib_error_is_cut_to_one_short_line(sandbox, item):
-    source = rewrite_outcome("'{\"kind\": \"exception\", \"error\": \"' + 'E' * (8 << 20) + "
-                             "'\\\\nsecond line\", \"exc_type\": \"' + 'T' * (8 << 20) + '\"}'")
+    source = rewrite_outcome(
+        '\'{"kind": "exception", "error": "\' + \'E\' * (8 << 20) + '
+        "'\\\\nsecond line\", \"exc_type\": \"' + 'T' * (8 << 20) + '\"}'"
+    )
     result = sandbox.run(source, item, Host(), limits(memory_mb=256))
     assert result.status == "error"
     assert result.error == "E" * MAX_ERROR_CHARS + "..."
 
 
 def test_a_multi_line_error_keeps_its_first_non_empty_line(sandbox, item):
-    source = rewrite_outcome("'{\"kind\": \"exception\", \"error\": \"\\\\n  \\\\n boom \\\\nmore\\\\r\\\\nx\", "
-                             "\"exc_type\": \"RuntimeError\"}'")
+    source = rewrite_outcome(
+        '\'{"kind": "exception", "error": "\\\\n  \\\\n boom \\\\nmore\\\\r\\\\nx", "exc_type": "RuntimeError"}\''
+    )
     result = sandbox.run(source, item, Host(), limits())
     assert (result.status, result.error) == ("error", "boom")
 
 
-FAKE_SYNTAX = "'{\"kind\": \"syntax\", \"error\": \"SyntaxError: fake (line 1)\", \"exc_type\": \"SyntaxError\"}'"
+FAKE_SYNTAX = '\'{"kind": "syntax", "error": "SyntaxError: fake (line 1)", "exc_type": "SyntaxError"}\''
 
 
 @pytest.mark.parametrize("before", ["solver_call('p')\n", "extract_choice('x')\n", ""])
@@ -317,19 +319,27 @@ def test_a_real_syntax_error_is_still_syntax(sandbox, item):
     assert result.error.startswith("SyntaxError: ")
 
 
-OOM_TEXT = ("import sys\n"
-            "sys.stderr.write('MemoryError: memory allocation failed\\nwasm trap: out of memory\\n"
-            "memory limit exceeded\\n')\n")
+OOM_TEXT = (
+    "import sys\n"
+    "sys.stderr.write('MemoryError: memory allocation failed\\nwasm trap: out of memory\\n"
+    "memory limit exceeded\\n')\n"
+)
 
 
-@pytest.mark.parametrize("ending, status, error", [
-    ("raise RuntimeError('boom')\n", "error", "RuntimeError: boom"),
-    ("import select\nselect.select([], [], [], 0.5)\n", "error", "RuntimeError: blocking clock wait"),
-    ("sys.setrecursionlimit(10 ** 7)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n", "error",
-     "RecursionError: wasm call stack exhausted"),
-    ("import os\nos._exit(3)\n", "no_submit", "SystemExit: guest exited with status"),
-    ("", "no_submit", None),
-])
+@pytest.mark.parametrize(
+    "ending, status, error",
+    [
+        ("raise RuntimeError('boom')\n", "error", "RuntimeError: boom"),
+        ("import select\nselect.select([], [], [], 0.5)\n", "error", "RuntimeError: blocking clock wait"),
+        (
+            "sys.setrecursionlimit(10 ** 7)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n",
+            "error",
+            "RecursionError: wasm call stack exhausted",
+        ),
+        ("import os\nos._exit(3)\n", "no_submit", "SystemExit: guest exited with status"),
+        ("", "no_submit", None),
+    ],
+)
 def test_memory_is_never_read_from_guest_stderr(sandbox, item, ending, status, error):
     result = sandbox.run(OOM_TEXT + ending, item, Host(), limits(timeout_s=10))
     assert "out of memory" in result.stderr

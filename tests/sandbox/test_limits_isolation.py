@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from cgr.sandbox import Limits
+from cgr.sandbox import MEMORY_MB_RANGE, Limits
 
 
 def test_infinite_loop_times_out(sandbox, item, host):
@@ -20,8 +20,9 @@ def test_infinite_loop_times_out(sandbox, item, host):
 
 
 def test_sleep_is_stopped_by_the_watchdog(sandbox, item, host):
-    result = sandbox.run("import time\nprint('before')\ntime.sleep(100)\nprint('after')\n", item, host,
-                         Limits(timeout_s=1))
+    result = sandbox.run(
+        "import time\nprint('before')\ntime.sleep(100)\nprint('after')\n", item, host, Limits(timeout_s=1)
+    )
     assert result.status == "timeout"
     assert result.stdout == "before\n"
 
@@ -58,14 +59,23 @@ def test_memory_error_can_be_caught(sandbox, item, host):
 
 
 def test_too_little_memory_to_start_is_memory(sandbox, item, host):
-    result = sandbox.run("submit('A')", item, host, Limits(memory_mb=4))
+    # Limits refuses memory_mb below MEMORY_MB_RANGE; the host still classifies a guest that does not fit.
+    limits = Limits()
+    object.__setattr__(limits, "memory_mb", 4)
+    result = sandbox.run("submit('A')", item, host, limits)
     assert result.status == "memory"
     assert "memory_mb=4" in result.error
 
 
+def test_the_smallest_memory_limit_still_starts_the_guest(sandbox, item, host):
+    result = sandbox.run("submit('A')", item, host, Limits(memory_mb=MEMORY_MB_RANGE[0]))
+    assert (result.status, result.answer) == ("ok", "A"), result
+
+
 def test_print_flood_is_output_cap(sandbox, item, host):
-    result = sandbox.run("while True:\n    print('spam' * 25)\n", item, host,
-                         Limits(max_output_bytes=10_000, timeout_s=10))
+    result = sandbox.run(
+        "while True:\n    print('spam' * 25)\n", item, host, Limits(max_output_bytes=10_000, timeout_s=10)
+    )
     assert result.status == "output_cap"
     assert len(result.stdout.encode()) == 10_000
     assert result.stdout.startswith("spam" * 25 + "\n")
@@ -74,26 +84,29 @@ def test_print_flood_is_output_cap(sandbox, item, host):
 
 def test_stderr_flood_is_output_cap_and_answer_kept(sandbox, item, host):
     source = "import sys\ntry:\n    submit('A')\nexcept BaseException:\n    pass\nsys.stderr.write('e' * 50_000)\n"
-    result = sandbox.run(source, item, host, Limits(max_output_bytes=1000))
+    result = sandbox.run(source, item, host, Limits(max_output_bytes=1024))
     assert result.status == "output_cap"
     assert result.answer == "A"
-    assert len(result.stderr) == 1000
+    assert len(result.stderr) == 1024
 
 
-@pytest.mark.parametrize("source, status", [
-    ("x = " + "[" * 1000 + "]" * 1000 + "\n", "syntax"),   # CPython's parser limit
-    ("y = x" + ".a" * 100_000 + "\n", "syntax"),            # wasm stack exhausted while compiling
-    ("y = " + "1+" * 100_000 + "1\n", "syntax"),
-    ("x = []\nfor _ in range(200_000):\n    x = [x]\nprint(repr(x)[:5])\n", "error"),  # at run time
-    ("import sys\nsys.setrecursionlimit(10**6)\ndef f(n):\n    return f(n + 1)\nf(0)\n", None),
-])
+@pytest.mark.parametrize(
+    "source, status",
+    [
+        ("x = " + "[" * 1000 + "]" * 1000 + "\n", "syntax"),  # CPython's parser limit
+        ("y = x" + ".a" * 100_000 + "\n", "syntax"),  # wasm stack exhausted while compiling
+        ("y = " + "1+" * 100_000 + "1\n", "syntax"),
+        ("x = []\nfor _ in range(200_000):\n    x = [x]\nprint(repr(x)[:5])\n", "error"),  # at run time
+        ("import sys\nsys.setrecursionlimit(10**6)\ndef f(n):\n    return f(n + 1)\nf(0)\n", None),
+    ],
+)
 def test_deep_nesting_is_a_typed_outcome(sandbox, item, host, source, status):
     result = sandbox.run(source, item, host, Limits(timeout_s=1 if status is None else 5))
     if status is None:
         assert result.status in ("error", "memory", "timeout")
     else:
         assert result.status == status, result
-        assert ("nested" in result.error or "too complex" in result.error), result.error
+        assert "nested" in result.error or "too complex" in result.error, result.error
     # and the sandbox is still fine afterwards
     assert sandbox.run("submit('A')", item, host).status == "ok"
 
@@ -120,8 +133,9 @@ def test_lone_surrogates_do_not_crash(sandbox, item):
     )
     result = sandbox.run(source, item, host)
     assert result.status == "ok", result
-    assert seen == [{"prompt": "prompt \ufffd end", "max_tokens": 256, "temperature": 0.0, "stop": None,
-                     "choices": None}]
+    assert seen == [
+        {"prompt": "prompt \ufffd end", "max_tokens": 256, "temperature": 0.0, "stop": None, "choices": None}
+    ]
     assert "'reply \\ufffd'" in result.stdout
     result.stdout.encode("utf-8")  # valid text
     # a lone surrogate pushed through the raw bindings panics the guest runtime: a typed error
@@ -188,8 +202,16 @@ def test_no_network(sandbox, item, host):
 
 
 def test_gold_answer_is_never_visible(sandbox, host):
-    item = {"id": "g1", "question": "q?", "choices": ["a", "b"], "labels": ["A", "B"], "context": None,
-            "answer": "GOLD-SECRET-B", "gold": "GOLD-SECRET-B", "metadata": {"answer": "GOLD-SECRET-B"}}
+    item = {
+        "id": "g1",
+        "question": "q?",
+        "choices": ["a", "b"],
+        "labels": ["A", "B"],
+        "context": None,
+        "answer": "GOLD-SECRET-B",
+        "gold": "GOLD-SECRET-B",
+        "metadata": {"answer": "GOLD-SECRET-B"},
+    }
     source = (
         "import gc, sys\n"
         "print(hasattr(ITEM, 'answer'), repr(ITEM))\n"
@@ -234,8 +256,7 @@ def test_nothing_persists_between_runs(sandbox, item, host):
 
 def test_exit_paths(sandbox, item, host):
     assert sandbox.run("import sys\nsys.exit(3)\n", item, host).status == "no_submit"
-    result = sandbox.run("import os\ntry:\n    submit('B')\nexcept BaseException:\n    pass\nos._exit(0)\n",
-                         item, host)
+    result = sandbox.run("import os\ntry:\n    submit('B')\nexcept BaseException:\n    pass\nos._exit(0)\n", item, host)
     assert result.status == "ok" and result.answer == "B"
     result = sandbox.run("import os\nos._exit(2)\n", item, host)
     assert result.status == "no_submit" and "exited" in result.error

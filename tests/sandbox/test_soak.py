@@ -76,8 +76,15 @@ def soak(sandbox: Sandbox, n: int) -> dict:
     elapsed = time.perf_counter() - start
     gc.collect()
     after = rss_mb()
-    return {"runs": n, "counts": dict(counts), "bad": bad, "rss_before_mb": before, "rss_after_mb": after,
-            "rss_growth_mb": after - before, "seconds": elapsed}
+    return {
+        "runs": n,
+        "counts": dict(counts),
+        "bad": bad,
+        "rss_before_mb": before,
+        "rss_after_mb": after,
+        "rss_growth_mb": after - before,
+        "seconds": elapsed,
+    }
 
 
 @pytest.mark.slow

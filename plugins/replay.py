@@ -15,13 +15,17 @@ names it and its sha256; ``bundle=`` points elsewhere).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
 from cgr.kernel.api import Completion, Scaffold, Scores
 from cgr.kernel.bundle import load_bundle
 from cgr.kernel.config import RunConfig
+from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
 from cgr.kernel.records import Record, SolverCall
 from cgr.kernel.store import StoreError, read_manifest, read_records
@@ -107,23 +111,27 @@ class Replayed:
         return dict(self.__dict__)
 
 
-def replay(run_dir: Path | str, *, bundle: Path | str | None = None, limit: int | None = None,
+def replay_run(run_dir: Path | str, *, bundle: Path | str | None = None, limit: int | None = None,
            plugins: Plugins | None = None) -> Iterator[Replayed]:
     """Replay every record of ``run_dir`` that has a program (the first ``limit``)."""
-    from cgr.kernel.pipeline import Engine
+    from cgr.kernel.pipeline import Engine  # imports the sandbox: only when replaying
 
     manifest = read_manifest(run_dir)
     records: list[Record] = read_records(run_dir)[:limit]
     source = bundle or manifest.bundle.get("path")
     if not source:
         raise StoreError(f"{run_dir}: the manifest names no bundle; pass --bundle")
-    loaded = load_bundle(source)
+    if bundle is None and not Path(source).is_file():
+        raise StoreError(f"{source}: the run's bundle (named in {Path(run_dir) / 'run.json'}) is not there; "
+                         "pass --bundle PATH")
+    plugins = plugins or load_plugins()
+    loaded = load_bundle(source, readers=plugins.readers())
     if manifest.bundle.get("sha256") and loaded.sha256 != manifest.bundle["sha256"]:
         raise StoreError(f"{source}: not the bundle of this run (sha256 {loaded.sha256[:12]}… vs "
-                         f"{manifest.bundle['sha256'][:12]}… in {Path(run_dir) / 'run.json'})")
+                         f"{manifest.bundle['sha256'][:12]}… in {Path(run_dir) / 'run.json'}); pass --bundle PATH")
     items = {it.id: it for it in loaded.items}
     config = RunConfig.model_validate({**manifest.config, "resume": False})
-    engine = Engine(plugins or load_plugins(), TraceSolver([]), None, "trace", "replay", config)
+    engine = Engine(plugins, TraceSolver([]), None, "trace", "replay", config)
     for rec in records:
         was = {"status": rec.assisted.status, "answer": rec.assisted.answer, "calls": rec.assisted.calls}
         item = items.get(rec.item_id)
@@ -140,3 +148,35 @@ def replay(run_dir: Path | str, *, bundle: Path | str | None = None, limit: int 
             divergence = f"made {solver.next} of the {len(solver.calls)} recorded call(s)"
         yield Replayed(rec.item_id, match=got == was and divergence is None, recorded=was, replayed=got,
                        divergence=divergence, stdout_match=now.stdout == rec.assisted.stdout)
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command(epilog="\b\nExample:\n  cgr replay cgr-run --limit 20")
+    @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.option("--bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="The run's bundle, if not where run.json says (its sha256 must match).")
+    @click.option("--limit", type=click.IntRange(min=1), help="Only the first N records.")
+    @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+    def replay(run_dir, bundle, limit, as_json):
+        """Re-run a run's scaffolds with their recorded solver replies (no model); exit 1 if any differs."""
+        n = same = bare = 0
+        for r in replay_run(run_dir, bundle=bundle, limit=limit):
+            if r.replayed is None:  # no program (the generator failed): nothing to replay
+                bare += 1
+            else:
+                n += 1
+                same += r.match
+            if as_json:
+                click.echo(json.dumps(r.to_dict()))
+            elif not r.match:
+                click.echo(f"{r.item_id}: recorded {r.recorded}, replayed {r.replayed}"
+                           + (f"; {r.divergence}" if r.divergence else ""))
+        if not as_json:
+            click.echo(f"{n} record(s) replayed without a model: {same} reproduced, {n - same} differ"
+                       + (f"; {bare} without a program" if bare else ""))
+        if same != n:
+            raise SystemExit(1)
+
+
+replay = replay_run  # the Python API's name (README)

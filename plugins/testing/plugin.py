@@ -63,13 +63,14 @@ def cgr_sandbox_run(cgr_plugins, cgr_item):
     Limits are ``run_script``'s keywords (``timeout_s``, ``memory_mb``, ``max_calls``, …).
     """
     from cgr.kernel.manager import load_plugins
-    from cgr.kernel.scaffold_run import run_script
+    from cgr.plugins.sandbox_command import run_script
+    from cgr.sandbox import Limits
 
     def run(source: str, solver="echo", *, item: dict | None = None, **limits) -> dict:
         plugins = cgr_plugins
         if not isinstance(solver, str):
             plugins = load_plugins(extra=(_InstancePlugin(solver),))
             solver = INSTANCE_SOLVER
-        return run_script(source, item=item or cgr_item, solver=solver, plugins=plugins, **limits)
+        return run_script(source, item=item or cgr_item, solver=solver, plugins=plugins, limits=Limits(**limits))
 
     return run
