@@ -34,8 +34,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from cgr.sandbox import Limits, Sandbox
-from cgr.sandbox import _callbacks
+from cgr.sandbox import Limits, Sandbox, _callbacks
 from cgr.sandbox._api import MiB, guest_view
 from cgr.sandbox._bridge import Run
 
@@ -44,7 +43,10 @@ ITEM = {"id": "b1", "question": "2 + 2 = ?", "choices": ["3", "4", "5"], "labels
 TRIVIAL = "submit(ITEM.labels[1])\n"
 # The same trivial work in a fresh interpreter: read the item, answer with its second label.
 CHILD_TRIVIAL = "import json, sys; item = json.loads(sys.argv[1]); print(item['labels'][1])"
-CHILD_ECHO = "import sys, json\nfor line in sys.stdin:\n    sys.stdout.write(json.dumps(json.loads(line)) + '\\n'); sys.stdout.flush()\n"
+CHILD_ECHO = (
+    "import sys, json\nfor line in sys.stdin:\n"
+    "    sys.stdout.write(json.dumps(json.loads(line)) + '\\n'); sys.stdout.flush()\n"
+)
 
 
 def echo_host(op, args):
@@ -205,8 +207,9 @@ def bench_per_crossing(calls: int) -> tuple[float, float]:
         without.append(time.perf_counter() - start)
     per_call = (statistics.median(with_calls) - statistics.median(without)) / calls
 
-    child = subprocess.Popen([sys.executable, "-c", CHILD_ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             text=True, bufsize=1)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_ECHO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
     try:
         child.stdin.write(json.dumps({"prompt": "warm"}) + "\n")
         child.stdout.readline()
@@ -232,60 +235,79 @@ def run_soak(n: int) -> dict:
 
 
 def render(info: dict, load_rows, scaffold: dict | None, crossing, soak: dict | None) -> str:
-    lines = ["## Sandbox", "",
-             f"`python bench/bench_sandbox.py` on {info['nproc']} CPU ({info['cpu']}), {info['platform']}, "
-             f"Python {info['python']}, wasmtime-py {info['wasmtime']}, componentize-py {info['componentize-py']}; "
-             f"load average at start {info['load_avg_start']} (a shared, noisy machine: each ratio's two sides "
-             "were measured interleaved in the same run).", ""]
+    lines = [
+        "## Sandbox",
+        "",
+        f"`python bench/bench_sandbox.py` on {info['nproc']} CPU ({info['cpu']}), {info['platform']}, "
+        f"Python {info['python']}, wasmtime-py {info['wasmtime']}, componentize-py {info['componentize-py']}; "
+        f"load average at start {info['load_avg_start']} (a shared, noisy machine: each ratio's two sides "
+        "were measured interleaved in the same run).",
+        "",
+    ]
     if scaffold or crossing:
         lines += ["| measure | sandbox | baseline (same run) | ratio |", "|---|---|---|---|"]
     if scaffold:
-        lines.append(f"| per scaffold: fresh store + instantiate + trivial script (median; p10-p90 "
-                     f"{scaffold['sandbox_p10']:.2f}-{scaffold['sandbox_p90']:.2f} ms) | {scaffold['sandbox']:.2f} ms "
-                     f"| fresh `python -c` subprocess, same trivial script: {scaffold['subprocess']:.1f} ms "
-                     f"| {scaffold['subprocess'] / scaffold['sandbox']:.1f}x faster |")
-        lines.append(f"| per scaffold, on-demand allocation instead of the pooling allocator "
-                     f"({scaffold['faults']['on_demand']:.0f} vs {scaffold['faults']['sandbox']:.0f} page faults per run) | "
-                     f"{scaffold['on_demand']:.2f} ms | pooling: {scaffold['sandbox']:.2f} ms | "
-                     f"pooling {scaffold['on_demand'] / scaffold['sandbox']:.2f}x faster |")
+        lines.append(
+            f"| per scaffold: fresh store + instantiate + trivial script (median; p10-p90 "
+            f"{scaffold['sandbox_p10']:.2f}-{scaffold['sandbox_p90']:.2f} ms) | {scaffold['sandbox']:.2f} ms "
+            f"| fresh `python -c` subprocess, same trivial script: {scaffold['subprocess']:.1f} ms "
+            f"| {scaffold['subprocess'] / scaffold['sandbox']:.1f}x faster |"
+        )
+        lines.append(
+            f"| per scaffold, on-demand allocation instead of the pooling allocator "
+            f"({scaffold['faults']['on_demand']:.0f} vs {scaffold['faults']['sandbox']:.0f} page faults per run) | "
+            f"{scaffold['on_demand']:.2f} ms | pooling: {scaffold['sandbox']:.2f} ms | "
+            f"pooling {scaffold['on_demand'] / scaffold['sandbox']:.2f}x faster |"
+        )
     if crossing:
         per_call, pipe, ncalls = crossing
-        lines.append(f"| per solver crossing (echo host, {ncalls} calls) | {per_call:.1f} us | JSON line round trip "
-                     f"over pipes to a child process: {pipe:.1f} us | "
-                     + (f"{pipe / per_call:.1f}x faster |" if pipe >= per_call else f"{per_call / pipe:.2f}x slower |"))
+        lines.append(
+            f"| per solver crossing (echo host, {ncalls} calls) | {per_call:.1f} us | JSON line round trip "
+            f"over pipes to a child process: {pipe:.1f} us | "
+            + (f"{pipe / per_call:.1f}x faster |" if pipe >= per_call else f"{per_call / pipe:.2f}x slower |")
+        )
     if scaffold:
         st = scaffold["stages"]
-        lines += ["", "Where a trivial run's time goes (pooling allocator, medians): "
-                  + ", ".join(f"{name} {us:.0f} us" for name, us in st.items())
-                  + f". Reference subprocesses: `python -c pass` {scaffold['pass']:.1f} ms, "
-                    f"`python -I -S -c pass` {scaffold['isolated']:.1f} ms."]
+        lines += [
+            "",
+            "Where a trivial run's time goes (pooling allocator, medians): "
+            + ", ".join(f"{name} {us:.0f} us" for name, us in st.items())
+            + f". Reference subprocesses: `python -c pass` {scaffold['pass']:.1f} ms, "
+            f"`python -I -S -c pass` {scaffold['isolated']:.1f} ms.",
+        ]
     if scaffold and scaffold["subprocess"] / scaffold["sandbox"] < 20:
         st = list(scaffold["stages"].values())
         need = scaffold["subprocess"] / 20
-        lines += ["", f"Why not 20x: that needs <= {need:.2f} ms per scaffold against this baseline. The floor measured "
-                  f"above is instantiate ({st[1]:.0f} us; mostly wasmtime eagerly filling the shared function table "
-                  "from the element segments of the dynamically linked libpython and its siblings, ~5.7k entries "
-                  "(libpython's own segment has 4,955), one funcref and code-address lookup each: the segments sit at "
-                  "an imported `__table_base` in an imported table, which wasmtime cannot initialize lazily; "
-                  "wasmtime-py 50 has no component InstancePre to hoist the rest) + "
-                  f"slot reset ({st[3]:.0f} us: copying the 14.4 MiB snapshot image back; the pooling allocator's "
-                  "`pagemap_scan`, which would restore only dirtied pages, is off by default and wasmtime-py 50's "
-                  "C API has no setter for it, and without keep-resident "
-                  f"the run instead takes ~{scaffold['faults']['on_demand']:.0f} copy-on-write page faults, slower, "
-                  "see the on-demand row) + the "
-                  f"guest's own run ({st[2]:.0f} us) = {sum(st) / 1e3:.2f} ms, before any Python bookkeeping. "
-                  "A `perf` profile of instantiate + close agrees: ~40% `memmove` (the slot reset) and ~23% "
-                  "`CompiledFunctionsTable::func_loc` under the `ref_func` libcall (the table fill). "
-                  "The baseline is not the cause: `python -c` with the same interpreter is what a subprocess per "
-                  "scaffold costs (with `-I -S` it is faster still, which would lower the ratio)."]
+        lines += [
+            "",
+            f"Why not 20x: that needs <= {need:.2f} ms per scaffold against this baseline. The floor measured "
+            f"above is instantiate ({st[1]:.0f} us; mostly wasmtime eagerly filling the shared function table "
+            "from the element segments of the dynamically linked libpython and its siblings, ~5.7k entries "
+            "(libpython's own segment has 4,955), one funcref and code-address lookup each: the segments sit at "
+            "an imported `__table_base` in an imported table, which wasmtime cannot initialize lazily; "
+            "wasmtime-py 50 has no component InstancePre to hoist the rest) + "
+            f"slot reset ({st[3]:.0f} us: copying the 14.4 MiB snapshot image back; the pooling allocator's "
+            "`pagemap_scan`, which would restore only dirtied pages, is off by default and wasmtime-py 50's "
+            "C API has no setter for it, and without keep-resident "
+            f"the run instead takes ~{scaffold['faults']['on_demand']:.0f} copy-on-write page faults, slower, "
+            "see the on-demand row) + the "
+            f"guest's own run ({st[2]:.0f} us) = {sum(st) / 1e3:.2f} ms, before any Python bookkeeping. "
+            "A `perf` profile of instantiate + close agrees: ~40% `memmove` (the slot reset) and ~23% "
+            "`CompiledFunctionsTable::func_loc` under the `ref_func` libcall (the table fill). "
+            "The baseline is not the cause: `python -c` with the same interpreter is what a subprocess per "
+            "scaffold costs (with `-I -S` it is faster still, which would lower the ratio).",
+        ]
     if load_rows:
         lines += [""] + [f"- {label}: " + (f"{s * 1e3:.0f} ms" if s < 1 else f"{s:.1f} s") for label, s in load_rows]
     if soak:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(soak["counts"].items(), key=lambda kv: -kv[1]))
-        lines += ["", f"Soak (`--soak {soak['runs']}`): {soak['runs']} hostile and honest scaffolds in one process in "
-                      f"{soak['seconds']:.1f} s; RSS {soak['rss_before_mb']:.0f} MB -> {soak['rss_after_mb']:.0f} MB "
-                      f"(growth {soak['rss_growth_mb']:+.1f} MB); outcomes: {counts}; leaks or untyped outcomes: "
-                      f"{len(soak['bad'])}."]
+        lines += [
+            "",
+            f"Soak (`--soak {soak['runs']}`): {soak['runs']} hostile and honest scaffolds in one process in "
+            f"{soak['seconds']:.1f} s; RSS {soak['rss_before_mb']:.0f} MB -> {soak['rss_after_mb']:.0f} MB "
+            f"(growth {soak['rss_growth_mb']:+.1f} MB); outcomes: {counts}; leaks or untyped outcomes: "
+            f"{len(soak['bad'])}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -323,8 +345,10 @@ def main(argv=None) -> int:
     print(section)
     if scaffold:
         ratio = scaffold["subprocess"] / scaffold["sandbox"]
-        print(f"per-scaffold: {scaffold['sandbox']:.2f} ms vs subprocess {scaffold['subprocess']:.1f} ms = {ratio:.1f}x "
-              f"(target: <= 3 ms and >= 20x: {'met' if scaffold['sandbox'] <= 3 and ratio >= 20 else 'NOT met'})")
+        print(
+            f"per-scaffold: {scaffold['sandbox']:.2f} ms vs subprocess {scaffold['subprocess']:.1f} ms = {ratio:.1f}x "
+            f"(target: <= 3 ms and >= 20x: {'met' if scaffold['sandbox'] <= 3 and ratio >= 20 else 'NOT met'})"
+        )
     if crossing:
         print(f"per-crossing: {crossing[0]:.1f} us (target <= 50 us: {'met' if crossing[0] <= 50 else 'NOT met'})")
     if soak:

@@ -24,7 +24,7 @@ import time
 
 from cgr.kernel.api import SolverConfig
 from cgr.kernel.bundle import load_bundle
-from cgr.kernel.channels import extract_label
+from cgr.kernel.chain import extract_label
 from cgr.kernel.manager import load_plugins
 from cgr.kernel.prompts import render_direct
 from cgr.plugins.llama_solver import LlamaSolver
@@ -43,8 +43,15 @@ def bench_throughput(solver: LlamaSolver, items, repeats: int) -> tuple[float, f
     import llama_cpp
 
     prompts = [solver.chat_prompt(render_direct(it.guest_view())) for it in items]
-    bare = llama_cpp.Llama(model_path=str(solver.path), n_ctx=solver.config.n_ctx, n_threads=solver.n_threads,
-                           n_gpu_layers=-1 if solver.gpu_backend else 0, seed=0, logits_all=False, verbose=False)
+    bare = llama_cpp.Llama(
+        model_path=str(solver.path),
+        n_ctx=solver.config.n_ctx,
+        n_threads=solver.n_threads,
+        n_gpu_layers=-1 if solver.gpu_backend else 0,
+        seed=0,
+        logits_all=False,
+        verbose=False,
+    )
 
     def bare_loop(fresh: bool):
         for p in prompts:
@@ -125,9 +132,12 @@ def bench_modes(solver: LlamaSolver, items) -> dict[str, tuple[float, float, int
                 scores = solver.label_logprobs(prompt, it.labels)
                 label = it.labels[max(range(len(scores)), key=scores.__getitem__)]
             else:
-                text = solver.complete(prompt, max_tokens=8 if mode == "generate" else 4,
-                                       stop=["\n"] if mode == "generate" else None,
-                                       choices=list(it.labels) if mode == "grammar" else None).text
+                text = solver.complete(
+                    prompt,
+                    max_tokens=8 if mode == "generate" else 4,
+                    stop=["\n"] if mode == "generate" else None,
+                    choices=list(it.labels) if mode == "grammar" else None,
+                ).text
                 label, _ = extract_label(chain, text, it.labels, it.choices)
             spent[mode] += time.perf_counter() - start
             right[mode] += label == it.answer
@@ -144,25 +154,35 @@ def main() -> None:
     solver = LlamaSolver(SolverConfig(model=args.model))
     items = load_bundle().items
     info = solver.info()
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cores={__import__('os').cpu_count()} "
-          f"| model {info['model']} | llama-cpp-python {info['llama_cpp_python']} | gpu_offload={info['gpu_offload']}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cores={__import__('os').cpu_count()} "
+        f"| model {info['model']} | llama-cpp-python {info['llama_cpp_python']} | gpu_offload={info['gpu_offload']}"
+    )
 
     t_reuse, t_fresh, t_cgr = bench_throughput(solver, items[:40], args.repeats)
-    print(f"direct throughput (40 prompts): cgr {40 / t_cgr:.1f}/s = {t_fresh / t_cgr:.2f}x of a bare loop from an "
-          f"empty cache ({40 / t_fresh:.1f}/s; target >= 0.95x), {t_reuse / t_cgr:.2f}x of a bare loop reusing "
-          f"the cache across prompts ({40 / t_reuse:.1f}/s; cgr before it stopped doing that)")
+    print(
+        f"direct throughput (40 prompts): cgr {40 / t_cgr:.1f}/s = {t_fresh / t_cgr:.2f}x of a bare loop from an "
+        f"empty cache ({40 / t_fresh:.1f}/s; target >= 0.95x), {t_reuse / t_cgr:.2f}x of a bare loop reusing "
+        f"the cache across prompts ({40 / t_reuse:.1f}/s; cgr before it stopped doing that)"
+    )
     cold, warm = bench_prefix(solver, items, args.repeats)
-    print(f"shared-prefix reuse (5-shot prefix): cold {cold * 1e3:.1f} ms/call, warm {warm * 1e3:.1f} ms/call "
-          f"= {cold / warm:.1f}x faster (target >= 3x)")
+    print(
+        f"shared-prefix reuse (5-shot prefix): cold {cold * 1e3:.1f} ms/call, warm {warm * 1e3:.1f} ms/call "
+        f"= {cold / warm:.1f}x faster (target >= 3x)"
+    )
     t_on, t_off = bench_extra_buffers(args.model, items[:40], args.repeats)
-    print(f"extra buffer types (40 prompts, direct generate): on {40 / t_on:.1f}/s, off {40 / t_off:.1f}/s "
-          f"= off runs at {t_on / t_off:.2f}x the speed of on | this CPU: {info['extra_buffers_reason']}")
+    print(
+        f"extra buffer types (40 prompts, direct generate): on {40 / t_on:.1f}/s, off {40 / t_off:.1f}/s "
+        f"= off runs at {t_on / t_off:.2f}x the speed of on | this CPU: {info['extra_buffers_reason']}"
+    )
     modes = bench_modes(solver, items[: args.items])
     base = modes["generate"][1]
     print(f"direct answer modes on {min(args.items, len(items))} sample items:")
     for mode, (acc, per, fails) in modes.items():
-        print(f"  {mode:<9} accuracy {acc:.3f}  {per * 1e3:7.1f} ms/item  {base / per:5.2f}x generate's speed"
-              f"  no-answer {fails}")
+        print(
+            f"  {mode:<9} accuracy {acc:.3f}  {per * 1e3:7.1f} ms/item  {base / per:5.2f}x generate's speed"
+            f"  no-answer {fails}"
+        )
 
 
 if __name__ == "__main__":

@@ -32,15 +32,25 @@ from tests.records import records_without_timings  # noqa: E402
 
 
 def bundle(path: Path, n: int) -> Path:
-    rows = [{"id": f"q{i:03d}", "dataset": "bench", "task": f"t{i % 4}", "question": f"What is the capital of France ({i})?",
-             "choices": ["Berlin", "Paris", "Rome", "Madrid"], "answer": "B"} for i in range(n)]
+    rows = [
+        {
+            "id": f"q{i:03d}",
+            "dataset": "bench",
+            "task": f"t{i % 4}",
+            "question": f"What is the capital of France ({i})?",
+            "choices": ["Berlin", "Paris", "Rome", "Madrid"],
+            "answer": "B",
+        }
+        for i in range(n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
 def one_run(stub: Stub, items: Path, out: Path, workers: int) -> float:
-    cfg = RunConfig(bundle=items, out=out, solver="openai", model=MODEL_ID, workers=workers,
-                    solver_options={"base_url": stub.url})
+    cfg = RunConfig(
+        bundle=items, out=out, solver="openai", model=MODEL_ID, workers=workers, solver_options={"base_url": stub.url}
+    )
     start = time.perf_counter()
     run(cfg, plugins=load_plugins(entry_points=False))
     return time.perf_counter() - start
@@ -65,13 +75,17 @@ def main(argv=None) -> int:
             for r in range(args.rounds):
                 for w in (1, args.workers):
                     times[w].append(one_run(stub, items, tmp / f"run-{r}-{w}", w))
-            same = all(records_without_timings(tmp / f"run-{r}-{args.workers}") == records_without_timings(tmp / f"run-{r}-1")
-                       for r in range(args.rounds))
+            same = all(
+                records_without_timings(tmp / f"run-{r}-{args.workers}") == records_without_timings(tmp / f"run-{r}-1")
+                for r in range(args.rounds)
+            )
     finally:
         stub.close()
     seq, par = statistics.median(times[1]), statistics.median(times[args.workers])
-    print(f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU, Python {platform.python_version()}; "
-          f"{args.items} items, stub delay {args.delay_ms:.0f} ms per request, median of {args.rounds} rounds")
+    print(
+        f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU, Python {platform.python_version()}; "
+        f"{args.items} items, stub delay {args.delay_ms:.0f} ms per request, median of {args.rounds} rounds"
+    )
     print("| workers | run time | items/s | speed-up |")
     print("|---|---|---|---|")
     print(f"| 1 | {seq:.2f} s | {args.items / seq:.1f} | 1.00x |")

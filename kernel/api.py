@@ -166,18 +166,19 @@ Auditor = Callable[[str, "dict[str, Any] | None", "AssistedChannel | None"], "tu
 
 
 class SolverRegistrar(Protocol):
-    def __call__(self, name: str, factory: SolverFactory, *, description: str = "",
-                 replace: bool = False) -> None: ...
+    def __call__(self, name: str, factory: SolverFactory, *, description: str = "", replace: bool = False) -> None: ...
 
 
 class GeneratorRegistrar(Protocol):
-    def __call__(self, name: str, factory: GeneratorFactory, *, description: str = "",
-                 replace: bool = False) -> None: ...
+    def __call__(
+        self, name: str, factory: GeneratorFactory, *, description: str = "", replace: bool = False
+    ) -> None: ...
 
 
 class ExtractorRegistrar(Protocol):
-    def __call__(self, name: str, fn: Extractor, *, order: int = 100, description: str = "",
-                 replace: bool = False) -> None: ...
+    def __call__(
+        self, name: str, fn: Extractor, *, order: int = 100, description: str = "", replace: bool = False
+    ) -> None: ...
 
 
 class AuditorRegistrar(Protocol):
@@ -209,11 +210,13 @@ Adapter = Callable[[dict[str, Any], RowContext], dict[str, Any]]
 
 
 class FormatRegistrar(Protocol):
-    def reader(self, name: str, fn: Reader, *, suffixes: tuple[str, ...], description: str = "",
-               replace: bool = False) -> None: ...
+    def reader(
+        self, name: str, fn: Reader, *, suffixes: tuple[str, ...], description: str = "", replace: bool = False
+    ) -> None: ...
 
-    def adapter(self, name: str, fn: Adapter, *, dataset: str, description: str = "",
-                replace: bool = False) -> None: ...
+    def adapter(
+        self, name: str, fn: Adapter, *, dataset: str, description: str = "", replace: bool = False
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -244,3 +247,53 @@ class CommandGroup(Protocol):
     def add_command(self, cmd: Any, name: str | None = None) -> None: ...
 
     def replace_command(self, cmd: Any, name: str | None = None) -> None: ...
+
+
+def protocol_problem(solver: object) -> str | None:
+    """What is wrong with ``solver`` as a ``Solver``, or None: each method must exist with a
+    compatible signature (the protocol's positional parameters by position, its keyword-only ones
+    by name or ``**kwargs``; extra parameters must be optional)."""
+    for method in ("info", "complete", "label_logprobs", "logprobs"):
+        problem = _signature_problem(getattr(solver, method, None), inspect.signature(getattr(Solver, method)), method)
+        if problem:
+            return problem
+    return None
+
+
+def _signature_problem(func: object, proto: inspect.Signature, method: str) -> str | None:
+    if func is None:
+        return f"has no {method}() method"
+    if not callable(func):
+        return f"{method} is not callable"
+    try:
+        sig = inspect.signature(func)  # bound method: no self
+    except (TypeError, ValueError):
+        return None  # a builtin without a signature: nothing to check
+    P = inspect.Parameter
+    wanted = [p for p in proto.parameters.values() if p.name != "self"]
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
+    var_args = any(p.kind is P.VAR_POSITIONAL for p in params)
+    var_kw = any(p.kind is P.VAR_KEYWORD for p in params)
+    want_pos = [p for p in wanted if p.kind is P.POSITIONAL_OR_KEYWORD]
+    if len(positional) < len(want_pos) and not var_args:
+        return (
+            f"{method}() takes {len(positional)} positional argument(s), the protocol passes "
+            f"{len(want_pos)} ({', '.join(p.name for p in want_pos)})"
+        )
+    by_name = {p.name: p for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)}
+    for p in wanted:
+        if p.kind is P.KEYWORD_ONLY and p.name not in by_name and not var_kw:
+            if p.name == "seed":  # optional part of the protocol (see api.takes_seed)
+                continue
+            return f"{method}() lacks keyword {p.name!r}"
+    for i, p in enumerate(params):
+        extra = (
+            p.kind is P.KEYWORD_ONLY
+            and p.name not in proto.parameters
+            or p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)
+            and i >= len(want_pos)
+        )
+        if extra and p.default is P.empty:
+            return f"{method}() requires {p.name!r}, which the protocol never passes"
+    return None

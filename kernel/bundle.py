@@ -43,15 +43,21 @@ class BundleError(ValueError):
 
 
 class ItemModel(BaseModel):
-    """Validation model of one input item (pydantic, strict about shape, lenient about labels)."""
+    """One line of a bundle, as the loader accepts it (the source of ``specs/schemas/item.schema.json``).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    ``task`` defaults to ``dataset`` and ``labels`` to A, B, C, ...; beyond what the schema can say,
+    ``labels`` must have one distinct label per choice and ``answer`` must be one of them.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, title="Item")
 
     id: str = Field(min_length=1)
     dataset: str = Field(min_length=1)
     task: str | None = None
     question: str = Field(min_length=1)
-    choices: list[str] = Field(min_length=2, max_length=26)
+    choices: list[str] = Field(
+        min_length=2, max_length=26, json_schema_extra={"items": {"type": "string", "pattern": "\\S"}}
+    )
     labels: list[str] | None = None
     answer: str
     context: str | None = None

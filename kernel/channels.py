@@ -11,7 +11,7 @@ import hashlib
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
@@ -30,6 +30,7 @@ from cgr.kernel.api import (
     takes_seed,
 )
 from cgr.kernel.bundle import Bundle
+from cgr.kernel.chain import extract_label, run_auditors
 from cgr.kernel.config import RunConfig
 from cgr.kernel.manager import Entry, Plugins, check_solver, load_plugins
 from cgr.kernel.records import (
@@ -47,47 +48,6 @@ from cgr.kernel.records import (
 )
 from cgr.kernel.store import now_iso
 from cgr.sandbox import HostError, Sandbox, SandboxResult
-
-#: The most text any extractor sees. Guest output is hostile and unbounded; a scaffold's final
-#: answer line is at the end of its output, so longer text is cut to its last this-many characters.
-MAX_EXTRACT_CHARS = 32_000
-
-
-def extract_label(
-    chain: Iterable[Entry], text: str, labels: list[str], choices: list[str]
-) -> tuple[str | None, str | None]:
-    """Run the extractor chain: ``(label, extractor_name)`` of the first hit, else ``(None, None)``.
-
-    Text longer than ``MAX_EXTRACT_CHARS`` is cut to its last ``MAX_EXTRACT_CHARS`` characters
-    before any extractor runs, which bounds the work per call even for a third-party extractor.
-    """
-    text = text[-MAX_EXTRACT_CHARS:]
-    for entry in chain:
-        label = entry.obj(text, labels, choices)
-        if label is not None:
-            if label not in labels:  # a buggy extractor must not invent labels
-                continue
-            return str(label), entry.name
-    return None, None
-
-
-def run_auditors(
-    plugins: Plugins, program: str, item: dict[str, Any] | None, assisted: AssistedChannel | None = None
-) -> list[Audit]:
-    """Every registered auditor's verdict (a crashing auditor is itself a flag)."""
-    out = []
-    for entry in plugins.auditors():
-        try:
-            verdict, reason = entry.obj(program, item, assisted)
-        except Exception as exc:  # noqa: BLE001 - a broken auditor is a finding, not a crash
-            verdict, reason = "flag", f"auditor failed: {type(exc).__name__}: {exc}"
-        out.append(Audit(auditor=entry.name, verdict=verdict, reason=reason))
-    return out
-
-
-def verdict_of(audits: list[Audit]) -> str:
-    """``hard_coded`` when any auditor flags, else ``clean``."""
-    return "hard_coded" if any(a.verdict == "flag" for a in audits) else "clean"
 
 
 def _versions() -> dict[str, str | None]:
@@ -120,7 +80,10 @@ class Engine:
         generator_factory = plugins.generator(config.generator).obj
         solver = solver_factory(
             SolverConfig(
-                model=config.model, gpu_layers=config.gpu_layers, n_ctx=config.n_ctx, n_threads=config.n_threads,
+                model=config.model,
+                gpu_layers=config.gpu_layers,
+                n_ctx=config.n_ctx,
+                n_threads=config.n_threads,
                 seed=config.seed,
                 options=config.solver_options,
             )
@@ -172,8 +135,13 @@ class Engine:
             raise  # infrastructure down: stop the run (records so far are kept; --resume continues)
         except Exception as exc:  # noqa: BLE001 - this item cannot be answered (e.g. too long)
             return DirectChannel(
-                answer=None, correct=False, calls=1, latency_s=time.perf_counter() - start, mode=mode,
-                prompt_version=prompts.DIRECT_VERSION, error=f"{type(exc).__name__}: {exc}",
+                answer=None,
+                correct=False,
+                calls=1,
+                latency_s=time.perf_counter() - start,
+                mode=mode,
+                prompt_version=prompts.DIRECT_VERSION,
+                error=f"{type(exc).__name__}: {exc}",
             )
         return DirectChannel(
             answer=label,
@@ -239,10 +207,16 @@ class Engine:
                 votes[label] = votes.get(label, 0) + 1
         answer = max(votes, key=lambda k: votes[k]) if votes else None  # dicts keep first-seen order
         return BudgetChannel(
-            answer=answer, correct=answer == item.answer, calls=calls,
-            raw=" ".join(label or "?" for label in labels), method="self_consistency",
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-            latency_s=time.perf_counter() - start, temperature=temperature, votes=votes,
+            answer=answer,
+            correct=answer == item.answer,
+            calls=calls,
+            raw=" ".join(label or "?" for label in labels),
+            method="self_consistency",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=time.perf_counter() - start,
+            temperature=temperature,
+            votes=votes,
         )
 
     def host_callback(
@@ -298,7 +272,10 @@ class Engine:
         failures: list[SolverError] = []
         limits = self.config.limits
         result: SandboxResult = self.sandbox.run(
-            scaffold.source, item.guest_view(), self.host_callback(item, trace, failures), limits,
+            scaffold.source,
+            item.guest_view(),
+            self.host_callback(item, trace, failures),
+            limits,
             seed=self.config.seed,
         )
         if failures:
@@ -345,7 +322,10 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - recorded as a typed outcome
             scaffold = None
             assisted = AssistedChannel(
-                answer=None, correct=False, calls=0, status="generator_error",
+                answer=None,
+                correct=False,
+                calls=0,
+                status="generator_error",
                 error=f"{type(exc).__name__}: {exc}",
             )
             generator_side = GeneratorChannel(answer=None, correct=False, calls=0)
@@ -355,7 +335,11 @@ class Engine:
                 assisted = self.assisted(item, scaffold)
             else:
                 assisted = AssistedChannel(
-                    answer=None, correct=False, calls=0, status="generator_error", raw=scaffold.raw,
+                    answer=None,
+                    correct=False,
+                    calls=0,
+                    status="generator_error",
+                    raw=scaffold.raw,
                     error="the generator produced no program",
                 )
             gen_answer = scaffold.answer if scaffold.answer in item.labels else None
@@ -368,25 +352,26 @@ class Engine:
                 prompt_tokens=scaffold.prompt_tokens,
                 completion_tokens=scaffold.completion_tokens,
             )
-        return valid_record(Record(
-            item_id=item.id,
-            dataset=item.dataset,
-            task=item.task,
-            solver=self.solver_label,
-            generator=self.generator_label,
-            gold=item.answer,
-            direct=direct,
-            assisted=assisted,
-            generator_side=generator_side,
-            audits=self.audit(scaffold.source if scaffold else "", view, assisted),
-            budget_matched=self.budget_matched(item, assisted.calls) if self.config.budget_baseline else None,
-        ))
+        return valid_record(
+            Record(
+                item_id=item.id,
+                dataset=item.dataset,
+                task=item.task,
+                solver=self.solver_label,
+                generator=self.generator_label,
+                gold=item.answer,
+                direct=direct,
+                assisted=assisted,
+                generator_side=generator_side,
+                audits=self.audit(scaffold.source if scaffold else "", view, assisted),
+                budget_matched=self.budget_matched(item, assisted.calls) if self.config.budget_baseline else None,
+            )
+        )
 
     def manifest(self, bundle: Bundle) -> RunManifest:
         """The run manifest for this engine and bundle."""
         solver_info = dict(self.solver.info())
-        solver_info.update(name=self.solver_name, mode=self.config.direct_mode, seed=self.config.seed,
-                           temperature=0.0)
+        solver_info.update(name=self.solver_name, mode=self.config.direct_mode, seed=self.config.seed, temperature=0.0)
         gen_info = dict(self.generator.info() if self.generator is not None else {})
         gen_info.update(name=self.generator_name, prompt_version=prompts.GENERATOR_VERSION)
         return RunManifest(
@@ -399,7 +384,10 @@ class Engine:
             extractors=[e.name for e in self.chain],
             auditors=[e.name for e in self.plugins.auditors()],
             versions=_versions(),
-            platform={"system": platform.system(), "machine": platform.machine(),
-                      "python": platform.python_implementation()},
+            platform={
+                "system": platform.system(),
+                "machine": platform.machine(),
+                "python": platform.python_implementation(),
+            },
             limits=dataclasses.asdict(self.config.limits),
         )

@@ -15,10 +15,9 @@ from typing import Any
 
 import click
 
-from cgr.kernel import __version__
+from cgr.kernel import __version__, manager
 from cgr.kernel.api import PluginConfigError, ReportRequest, SolverError
 from cgr.kernel.bundle import BundleError
-from cgr.kernel import manager
 from cgr.kernel.manager import FAMILIES, PluginError, Plugins, UnknownPluginError
 from cgr.kernel.records import Record, RunManifest
 from cgr.kernel.store import StoreError
@@ -98,17 +97,41 @@ class _FiniteSeconds(click.FloatRange):
 
 _D = Limits()
 _LIMIT_OPTIONS = (
-    click.option("--timeout", "timeout_s", type=_FiniteSeconds(0, TIMEOUT_S_MAX), default=_D.timeout_s,
-                 show_default=True, help="Per-scaffold wall clock in seconds (time inside solver calls not counted)."),
-    click.option("--max-calls", type=click.IntRange(0, MAX_CALLS_MAX), default=_D.max_calls, show_default=True,
-                 help="Per-scaffold solver-call budget."),
-    click.option("--memory-mb", type=click.IntRange(*MEMORY_MB_RANGE), default=_D.memory_mb, show_default=True,
-                 help="Per-scaffold linear-memory cap."),
-    click.option("--max-output-kb", type=click.IntRange(*OUTPUT_KB_RANGE), default=_D.max_output_bytes // 1024,
-                 show_default=True, help="Per-scaffold cap on stdout and on stderr, each."),
-    click.option("--fuel", type=click.IntRange(min=1),
-                 help="Per-scaffold CPU fuel (off by default). Exhausted: status fuel in a run's records; "
-                 "in `sandbox run` status timeout, error 'timeout: fuel limit of N exhausted'."),
+    click.option(
+        "--timeout",
+        "timeout_s",
+        type=_FiniteSeconds(0, TIMEOUT_S_MAX),
+        default=_D.timeout_s,
+        show_default=True,
+        help="Per-scaffold wall clock in seconds (time inside solver calls not counted).",
+    ),
+    click.option(
+        "--max-calls",
+        type=click.IntRange(0, MAX_CALLS_MAX),
+        default=_D.max_calls,
+        show_default=True,
+        help="Per-scaffold solver-call budget.",
+    ),
+    click.option(
+        "--memory-mb",
+        type=click.IntRange(*MEMORY_MB_RANGE),
+        default=_D.memory_mb,
+        show_default=True,
+        help="Per-scaffold linear-memory cap.",
+    ),
+    click.option(
+        "--max-output-kb",
+        type=click.IntRange(*OUTPUT_KB_RANGE),
+        default=_D.max_output_bytes // 1024,
+        show_default=True,
+        help="Per-scaffold cap on stdout and on stderr, each.",
+    ),
+    click.option(
+        "--fuel",
+        type=click.IntRange(min=1),
+        help="Per-scaffold CPU fuel (off by default). Exhausted: status fuel in a run's records; "
+        "in `sandbox run` status timeout, error 'timeout: fuel limit of N exhausted'.",
+    ),
 )
 
 
@@ -117,10 +140,22 @@ def limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     receives them as one ``limits: cgr.sandbox.Limits``."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, timeout_s: float, max_calls: int, memory_mb: int, max_output_kb: int,
-                fuel: int | None, **kwargs: Any) -> Any:
-        limits = Limits(timeout_s=timeout_s, max_calls=max_calls, memory_mb=memory_mb,
-                        max_output_bytes=max_output_kb * 1024, fuel=fuel)
+    def wrapper(
+        *args: Any,
+        timeout_s: float,
+        max_calls: int,
+        memory_mb: int,
+        max_output_kb: int,
+        fuel: int | None,
+        **kwargs: Any,
+    ) -> Any:
+        limits = Limits(
+            timeout_s=timeout_s,
+            max_calls=max_calls,
+            memory_mb=memory_mb,
+            max_output_bytes=max_output_kb * 1024,
+            fuel=fuel,
+        )
         return fn(*args, limits=limits, **kwargs)
 
     for option in reversed(_LIMIT_OPTIONS):
@@ -128,8 +163,11 @@ def limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(cls=CgrGroup, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog="\b\nExample:\n  cgr run --limit 10 --out first-run && cgr report first-run")
+@click.group(
+    cls=CgrGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nExample:\n  cgr run --limit 10 --out first-run && cgr report first-run",
+)
 @click.version_option(__version__, prog_name="cgr")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error instead of one line.")
 def main(debug: bool) -> None:
@@ -138,33 +176,71 @@ def main(debug: bool) -> None:
 
 # ---------------------------------------------------------------------------------- run -------
 @main.command()
-@click.option("--bundle", type=click.Path(dir_okay=False, path_type=Path), help="JSONL bundle (default: shipped sample).")
+@click.option(
+    "--bundle", type=click.Path(dir_okay=False, path_type=Path), help="JSONL bundle (default: shipped sample)."
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N items.")
 @click.option("--task", "tasks", multiple=True, help="Only items of this task (repeatable; before --limit).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("cgr-run"), show_default=True)
 @click.option("--solver", default="llama", show_default=True, help="Solver plugin name (see `cgr plugins`).")
 @click.option("--model", help="Embedded model name or a GGUF path (solver-specific).")
-@click.option("--solver-option", "solver_options", multiple=True, metavar="KEY=VALUE",
-              help="Solver-specific option (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.")
+@click.option(
+    "--solver-option",
+    "solver_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Solver-specific option (repeatable), e.g. base_url=http://127.0.0.1:8000/v1.",
+)
 @click.option("--gpu-layers", type=int, help="Layers to offload (default: all when llama.cpp has a GPU).")
-@click.option("--threads", "n_threads", type=click.IntRange(1, 256),
-              help="Solver CPU threads (default: the CPUs this process may use, at most 8).")
+@click.option(
+    "--threads",
+    "n_threads",
+    type=click.IntRange(1, 256),
+    help="Solver CPU threads (default: the CPUs this process may use, at most 8).",
+)
 @click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
 @click.option("--strategy", help="Generator strategy (template: per_option, pmi, letter).")
 @click.option("--generator-model", help="Model of a model-backed generator (llm): embedded name or GGUF path.")
-@click.option("--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True)
+@click.option(
+    "--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @limit_options
-@click.option("--budget-baseline", is_flag=True,
-              help="Also answer each item by self-consistency with as many direct samples as the scaffold made solver calls.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Items processed at once (for served models; records stay in bundle order).")
+@click.option(
+    "--budget-baseline",
+    is_flag=True,
+    help="Also answer each item by self-consistency with as many direct samples as the scaffold made solver calls.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Items processed at once (for served models; records stay in bundle order).",
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
-def run(bundle: Path | None, limit: int | None, tasks: tuple[str, ...], out: Path, solver: str, model: str | None,
-        solver_options: tuple[str, ...], gpu_layers: int | None, n_threads: int | None, generator: str,
-        strategy: str | None, generator_model: str | None, direct_mode: str, seed: int, limits: Limits,
-        budget_baseline: bool, workers: int, resume: bool, quiet: bool) -> None:
+def run(
+    bundle: Path | None,
+    limit: int | None,
+    tasks: tuple[str, ...],
+    out: Path,
+    solver: str,
+    model: str | None,
+    solver_options: tuple[str, ...],
+    gpu_layers: int | None,
+    n_threads: int | None,
+    generator: str,
+    strategy: str | None,
+    generator_model: str | None,
+    direct_mode: str,
+    seed: int,
+    limits: Limits,
+    budget_baseline: bool,
+    workers: int,
+    resume: bool,
+    quiet: bool,
+) -> None:
     """Answer every item on the direct, assisted and generator-side channels; write run.json and records.jsonl."""
     from pydantic import ValidationError
 
@@ -174,10 +250,21 @@ def run(bundle: Path | None, limit: int | None, tasks: tuple[str, ...], out: Pat
 
     try:
         config = RunConfig(
-            bundle=bundle, limit=limit, tasks=list(tasks) or None, out=out, solver=solver, model=model, gpu_layers=gpu_layers, n_threads=n_threads,
+            bundle=bundle,
+            limit=limit,
+            tasks=list(tasks) or None,
+            out=out,
+            solver=solver,
+            model=model,
+            gpu_layers=gpu_layers,
+            n_threads=n_threads,
             solver_options=_options(solver_options),
-            generator=generator, strategy=strategy, generator_model=generator_model,
-            direct_mode=direct_mode, seed=seed, resume=resume,
+            generator=generator,
+            strategy=strategy,
+            generator_model=generator_model,
+            direct_mode=direct_mode,
+            seed=seed,
+            resume=resume,
             workers=workers,
             limits=limits,
             budget_baseline=budget_baseline,
@@ -212,7 +299,8 @@ def run(bundle: Path | None, limit: int | None, tasks: tuple[str, ...], out: Pat
         click.echo(
             f"cgr {manifest.cgr_version}: solver {s['name']}"
             + (f" ({s['model']}" + (f", {offload}" if offload else "") + ")" if s.get("model") else "")
-            + f", generator {g['name']}" + (f"/{g['strategy']}" if g.get("strategy") else "")
+            + f", generator {g['name']}"
+            + (f"/{g['strategy']}" if g.get("strategy") else "")
             + f", direct mode {s['mode']}; bundle {b['name']} ({b['count']} items); "
             f"{todo} to run, {done} already recorded -> {out}/",
             err=True,
@@ -221,8 +309,11 @@ def run(bundle: Path | None, limit: int | None, tasks: tuple[str, ...], out: Pat
     try:
         summary = pipeline.run(config, progress=progress, on_start=on_start)
     except KeyboardInterrupt:  # Ctrl-C: what is written stays, and --resume continues from there
-        click.echo(f"\ncgr: interrupted: {count_records(out)} record(s) kept in {out}/records.jsonl; "
-                   "continue with the same command plus --resume", err=True)
+        click.echo(
+            f"\ncgr: interrupted: {count_records(out)} record(s) kept in {out}/records.jsonl; "
+            "continue with the same command plus --resume",
+            err=True,
+        )
         sys.exit(130)
     records = read_records(out)
     table = _root().load().reporter("table").obj
@@ -276,8 +367,10 @@ def plugins(as_json: bool) -> None:
         for fam in FAMILIES:
             for name in row.get(fam + "s", []):
                 entry = loaded.get(fam, name)
-                click.echo(f"    {fam:<9} {name:<14} {entry.description}"
-                           + (f" (replaces {entry.replaces}'s)" if entry.replaces else ""))
+                click.echo(
+                    f"    {fam:<9} {name:<14} {entry.description}"
+                    + (f" (replaces {entry.replaces}'s)" if entry.replaces else "")
+                )
 
 
 def entry() -> Any:

@@ -22,10 +22,29 @@ import sys
 from pathlib import Path
 
 SUPERVISED_ENV = "CGR_SUPERVISED"  # set in the child: run in-process, faulthandler on
-FATAL_SIGNALS = {s for s in (getattr(signal, n, None) for n in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"))
-                 if s is not None}
-_FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
-             "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "i8mm", "sve", "sve2", "sme")
+FATAL_SIGNALS = {
+    s for s in (getattr(signal, n, None) for n in ("SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT")) if s is not None
+}
+_FEATURES = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "asimddp",
+    "i8mm",
+    "sve",
+    "sve2",
+    "sme",
+)
 
 
 def cpu_description(cpuinfo: str | None = None) -> str:
@@ -83,8 +102,7 @@ def crash_report(argv: list[str], sig: int) -> list[str]:
 
     kept = count_records(out)
     return [
-        f"cgr: error: the run process crashed ({name}) in native code while using {what}; "
-        f"CPU: {cpu_description()}",
+        f"cgr: error: the run process crashed ({name}) in native code while using {what}; CPU: {cpu_description()}",
         f"cgr: {kept} record(s) are kept in {out}/records.jsonl; run the same command with --resume to continue",
         "cgr: see README, Troubleshooting: try --solver-option extra_buffers=off, --threads 1, or rebuild "
         "llama-cpp-python; the Python stack above names the native call that crashed",

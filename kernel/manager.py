@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import inspect
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -19,7 +18,7 @@ import click
 import pluggy
 
 from cgr.kernel import hookspecs
-from cgr.kernel.api import Adapter, Reader
+from cgr.kernel.api import Adapter, Reader, protocol_problem
 
 #: Built-in plugins, by module name (the kernel knows them by name only).
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -131,12 +130,13 @@ class Plugins:
         """One dict per plugin: name, distribution (if any), and what it registered."""
         rows = []
         for name in self.plugin_names():
-            provides = {
-                fam: sorted(e.name for e in self.entries[fam].values() if e.plugin == name)
+            provides = {fam: sorted(e.name for e in self.entries[fam].values() if e.plugin == name) for fam in FAMILIES}
+            replaced = sorted(
+                f"{e.family} {e.name} (of {e.replaces})"
                 for fam in FAMILIES
-            }
-            replaced = sorted(f"{e.family} {e.name} (of {e.replaces})" for fam in FAMILIES
-                              for e in self.entries[fam].values() if e.plugin == name and e.replaces)
+                for e in self.entries[fam].values()
+                if e.plugin == name and e.replaces
+            )
             rows.append(
                 {
                     "name": name,
@@ -176,8 +176,11 @@ def _warn_unknown_disabled(disabled: set[str], builtins: tuple[str, ...]) -> Non
     unknown = sorted(disabled - known - _warned_disabled)
     if unknown:
         _warned_disabled.update(unknown)
-        print(f"cgr: warning: {DISABLE_ENV} names unknown plugin(s): {', '.join(unknown)} "
-              f"(known: {', '.join(sorted(known))})", file=sys.stderr)
+        print(
+            f"cgr: warning: {DISABLE_ENV} names unknown plugin(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(known))})",
+            file=sys.stderr,
+        )
 
 
 def load_plugins(
@@ -236,50 +239,11 @@ def _load_entry_points(pm: pluggy.PluginManager, disabled: set[str]) -> dict[str
 
 def check_solver(solver: object, name: str) -> None:
     """PluginError unless ``solver`` has every method of the ``Solver`` protocol with a compatible
-    signature: the protocol's positional parameters by position, its keyword-only ones by name (or
-    ``**kwargs``); extra parameters must be optional. Checked before a run starts, because a solver
-    that fails on every call would otherwise score 0% item by item instead of failing once, loudly.
-    """
-    from cgr.kernel.api import Solver
-
-    for method in ("info", "complete", "label_logprobs", "logprobs"):
-        problem = _signature_problem(getattr(solver, method, None),
-                                     inspect.signature(getattr(Solver, method)), method)
-        if problem:
-            raise PluginError(f"solver {name!r}: {problem}")
-
-
-def _signature_problem(func: object, proto: inspect.Signature, method: str) -> str | None:
-    if func is None:
-        return f"has no {method}() method"
-    if not callable(func):
-        return f"{method} is not callable"
-    try:
-        sig = inspect.signature(func)  # bound method: no self
-    except (TypeError, ValueError):
-        return None  # a builtin without a signature: nothing to check
-    P = inspect.Parameter
-    wanted = [p for p in proto.parameters.values() if p.name != "self"]
-    params = list(sig.parameters.values())
-    positional = [p for p in params if p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)]
-    var_args = any(p.kind is P.VAR_POSITIONAL for p in params)
-    var_kw = any(p.kind is P.VAR_KEYWORD for p in params)
-    want_pos = [p for p in wanted if p.kind is P.POSITIONAL_OR_KEYWORD]
-    if len(positional) < len(want_pos) and not var_args:
-        return (f"{method}() takes {len(positional)} positional argument(s), the protocol passes "
-                f"{len(want_pos)} ({', '.join(p.name for p in want_pos)})")
-    by_name = {p.name: p for p in params if p.kind in (P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)}
-    for p in wanted:
-        if p.kind is P.KEYWORD_ONLY and p.name not in by_name and not var_kw:
-            if p.name == "seed":  # optional part of the protocol (see api.takes_seed)
-                continue
-            return f"{method}() lacks keyword {p.name!r}"
-    for i, p in enumerate(params):
-        extra = p.kind is P.KEYWORD_ONLY and p.name not in proto.parameters or \
-            p.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD) and i >= len(want_pos)
-        if extra and p.default is P.empty:
-            return f"{method}() requires {p.name!r}, which the protocol never passes"
-    return None
+    signature (see ``cgr.kernel.api.protocol_problem``). Checked before a run starts, because a
+    solver that fails on every call would otherwise score 0% item by item instead of failing once."""
+    problem = protocol_problem(solver)
+    if problem:
+        raise PluginError(f"solver {name!r}: {problem}")
 
 
 def _collect(plugins: Plugins) -> None:
@@ -322,8 +286,9 @@ class _Collector:
             frame = frame.f_back  # type: ignore[assignment]
         return "?"
 
-    def register(self, name: str, obj: Any, *, description: str = "", order: int = 100,
-                 replace: bool = False, **extra: Any) -> None:
+    def register(
+        self, name: str, obj: Any, *, description: str = "", order: int = 100, replace: bool = False, **extra: Any
+    ) -> None:
         plugin = self.caller()
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {plugin!r} registered a {self.family} with an invalid name")
@@ -358,15 +323,16 @@ class _FormatRegistrar:
     def __init__(self, readers: _Collector, adapters: _Collector):
         self._readers, self._adapters = readers, adapters
 
-    def reader(self, name: str, fn: Reader, *, suffixes: tuple[str, ...], description: str = "",
-               replace: bool = False) -> None:
+    def reader(
+        self, name: str, fn: Reader, *, suffixes: tuple[str, ...], description: str = "", replace: bool = False
+    ) -> None:
         if isinstance(suffixes, str) or not all(isinstance(x, str) and x.startswith(".") for x in suffixes):
             raise PluginError(f"reader {name!r}: suffixes must be a tuple like ('.parquet',)")
-        self._readers.register(name, fn, description=description, replace=replace,
-                               suffixes=tuple(x.lower() for x in suffixes))
+        self._readers.register(
+            name, fn, description=description, replace=replace, suffixes=tuple(x.lower() for x in suffixes)
+        )
 
-    def adapter(self, name: str, fn: Adapter, *, dataset: str, description: str = "",
-                replace: bool = False) -> None:
+    def adapter(self, name: str, fn: Adapter, *, dataset: str, description: str = "", replace: bool = False) -> None:
         self._adapters.register(name, fn, description=description, replace=replace, dataset=dataset)
 
 
@@ -388,8 +354,9 @@ class _CommandCollector(click.Group):
         name = name or cmd.name
         if not isinstance(cmd, click.Command) or not name:
             raise PluginError(f"plugin {self._collector.caller()!r} added a command that is not a named click command")
-        self._collector.register(name, cmd, description=(cmd.get_short_help_str(80) if cmd.help else ""),
-                                 replace=replace)
+        self._collector.register(
+            name, cmd, description=(cmd.get_short_help_str(80) if cmd.help else ""), replace=replace
+        )
 
 
 def _doc(obj: Any) -> str:

@@ -66,8 +66,12 @@ def run(
         unknown = sorted(set(config.tasks) - {it.task for it in items})
         if unknown:
             known = sorted({it.task for it in items})
-            raise BundleError(bundle.path, None, "task", f"no items of task(s) {', '.join(unknown)}; "
-                                                         f"the bundle has: {', '.join(known)}")
+            raise BundleError(
+                bundle.path,
+                None,
+                "task",
+                f"no items of task(s) {', '.join(unknown)}; the bundle has: {', '.join(known)}",
+            )
         items = [it for it in items if it.task in config.tasks]
     items = items[: config.limit] if config.limit else items
     engine = engine or Engine.from_config(config, plugins)
@@ -90,8 +94,15 @@ def run(
     complete = all(it.id in store.done for it in items)
     store.close("complete" if complete else "partial")
     first = next(((r.item_id, e) for r in written if (e := solver_error(r))), None)
-    return RunSummary(str(config.out), len(written), len(items) - len(todo), len(store.done), written,
-                      direct_errors=sum(1 for r in written if r.direct.error), first_error=first)
+    return RunSummary(
+        str(config.out),
+        len(written),
+        len(items) - len(todo),
+        len(store.done),
+        written,
+        direct_errors=sum(1 for r in written if r.direct.error),
+        first_error=first,
+    )
 
 
 def _process_in_order(engine: Engine, items: list[Item], workers: int) -> Iterator[Record]:

@@ -180,7 +180,6 @@ _ENCODER = msgspec.json.Encoder()
 _RECORD_DECODER = msgspec.json.Decoder(Record)
 
 SCHEMA_TYPES: dict[str, type] = {
-    "item": Item,
     "record": Record,
     "run_manifest": RunManifest,
 }
@@ -218,8 +217,11 @@ class TraceBound:
             call.reply = _cut(reply, room)
         if sizes[2] > room:  # option lists are kept whole or not at all (the hash stands for them)
             call.options = {k: v for k, v in call.options.items() if not isinstance(v, (str, list))}
-        self.left -= len(call.prompt) + len(call.reply if isinstance(call.reply, str) else "") + \
-            sum(map(len, _option_strings(call.options)))
+        self.left -= (
+            len(call.prompt)
+            + len(call.reply if isinstance(call.reply, str) else "")
+            + sum(map(len, _option_strings(call.options)))
+        )
 
 
 def _option_strings(options: dict[str, Any]) -> list[str]:
@@ -254,7 +256,10 @@ def valid_record(record: Record) -> Record:
         problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
     a = record.assisted
     record.assisted = AssistedChannel(
-        answer=None, correct=False, calls=a.calls if isinstance(a.calls, int) else 0, status="error",
+        answer=None,
+        correct=False,
+        calls=a.calls if isinstance(a.calls, int) else 0,
+        status="error",
         program_sha256=a.program_sha256 if isinstance(a.program_sha256, str) else "",
         program=a.program if isinstance(a.program, str) else "",
         error=f"cgr: the assisted outcome failed validation ({problem}) and was replaced by this error",

@@ -36,8 +36,9 @@ def _warn(message: str) -> None:
     print(f"cgr: warning: {message}", file=sys.stderr)
 
 
-def read_records(directory: Path | str, *, on_bad: Callable[[str], None] | None = _warn,
-                 bad_ids: set[str] | None = None) -> list[Record]:
+def read_records(
+    directory: Path | str, *, on_bad: Callable[[str], None] | None = _warn, bad_ids: set[str] | None = None
+) -> list[Record]:
     """All complete, valid records of a run directory (a partial trailing line is ignored).
 
     A line that is not a valid record never makes the directory unreadable: it is reported through

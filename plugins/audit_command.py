@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
+from cgr.kernel.chain import run_auditors, verdict_of
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
-from cgr.kernel.channels import run_auditors, verdict_of
 from cgr.kernel.records import Audit
 from cgr.kernel.store import RECORDS, StoreError, read_records
 
@@ -29,8 +29,9 @@ def audit_paths(paths: list[Path], item: dict | None = None, plugins: Plugins | 
     plugins = plugins or load_plugins()
     for path in map(Path, paths):
         if path.is_dir() and not (path / RECORDS).exists():
-            raise StoreError(f"{path}: the directory holds no {RECORDS} (not a run directory; give a run's --out "
-                             "or script files)")
+            raise StoreError(
+                f"{path}: the directory holds no {RECORDS} (not a run directory; give a run's --out or script files)"
+            )
         if path.is_dir():
             for record in read_records(path):
                 audits = run_auditors(plugins, record.assisted.program, item, record.assisted)
@@ -73,16 +74,19 @@ def register_commands(cli):
                 click.echo(json.dumps(result))
                 continue
             where = result.get("script") or result.get("item_id")
-            click.echo(f"{where}: {result['verdict']}"
-                       + (f" ({result['syntax_error']})" if "syntax_error" in result else ""))
+            click.echo(
+                f"{where}: {result['verdict']}" + (f" ({result['syntax_error']})" if "syntax_error" in result else "")
+            )
             for f in result["findings"]:
                 if f["verdict"] == "flag" and "syntax_error" not in result:
                     click.echo(f"    {f['auditor']}: {f['reason']}")
         if not as_json:
             for kind, c in counts.items():
                 if sum(c.values()):
-                    click.echo(f"{sum(c.values())} {kind}: {c['clean']} clean, {c['hard_coded']} hard_coded, "
-                               f"{c['syntax_error']} unparsable")
+                    click.echo(
+                        f"{sum(c.values())} {kind}: {c['clean']} clean, {c['hard_coded']} hard_coded, "
+                        f"{c['syntax_error']} unparsable"
+                    )
         scripts = counts["scripts"]
         if scripts["hard_coded"] or scripts["syntax_error"]:  # a flagged script fails the command (for CI)
             raise SystemExit(1)

@@ -18,8 +18,9 @@ class EchoSolver:
     def __init__(self, config: SolverConfig | None = None):
         self.config = config or SolverConfig()
         if self.config.options:  # it has none: a --solver-option meant for another solver is a mistake
-            raise SolverError(f"echo solver: unknown --solver-option {', '.join(sorted(self.config.options))} "
-                              "(it takes none)")
+            raise SolverError(
+                f"echo solver: unknown --solver-option {', '.join(sorted(self.config.options))} (it takes none)"
+            )
 
     def info(self) -> dict:
         """Manifest facts."""

@@ -185,5 +185,5 @@ class ModelCache:
             return key in self._entries
 
 
-#: The process-wide cache of loaded models (``LlamaSolver(config)`` goes through it).
+#: The process-wide cache of loaded models (the registered factory ``load_solver`` goes through it).
 MODELS = ModelCache()

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from cgr.kernel.api import CommandGroup, SolverRegistrar
 
 __all__ = [
+    "load_solver",
     "DEFAULT_MODEL",
     "EMBEDDED",
     "FALLBACK_CHAT_TEMPLATES",
@@ -84,30 +85,30 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 PREFIX_BLOCK = 64
 
 
+def load_solver(config: SolverConfig | None = None) -> LlamaSolver:
+    """The solver factory: the solver of ``config``'s model and load settings, loaded once, then
+    shared through ``MODELS`` (see ``ModelCache``: what is cached, for how long and why). The same
+    ``ModelKey`` gives the same object, e.g. a run's solver and its llm generator."""
+    config = config or SolverConfig()
+    model_name, path = resolve_model(config.model)
+    check_options(config.options)
+    return MODELS.get(ModelKey.of(path, config), lambda: LlamaSolver(config, model_name=model_name, path=path))
+
+
 class LlamaSolver:
-    """A GGUF model through llama-cpp-python, deterministic at temperature 0."""
+    """A GGUF model through llama-cpp-python, deterministic at temperature 0. Each instance loads
+    its model; use ``load_solver`` (the registered factory) to share loaded models."""
 
     name = "llama"
 
-    def __new__(cls, config: SolverConfig | None = None) -> LlamaSolver:
-        """The solver of ``config``'s model and load settings: loaded once, then shared.
-
-        The solver is its loaded model, so the same ``ModelKey`` gives the same object, from
-        ``MODELS`` (see ``ModelCache``: what is cached, for how long and why).
-        """
+    def __init__(
+        self, config: SolverConfig | None = None, *, model_name: str | None = None, path: Path | None = None
+    ) -> None:
         config = config or SolverConfig()
-        model_name, path = resolve_model(config.model)
-        check_options(config.options)
-        return MODELS.get(ModelKey.of(path, config), lambda: cls._loaded(config, model_name, path))
-
-    def __init__(self, config: SolverConfig | None = None):
-        pass  # state is set once in _load: __new__ may return a solver built for an earlier caller
-
-    @classmethod
-    def _loaded(cls, config: SolverConfig, model_name: str, path: Path) -> LlamaSolver:
-        inst = super().__new__(cls)
-        inst._load(config, model_name, path)
-        return inst
+        if path is None or model_name is None:
+            model_name, path = resolve_model(config.model)
+            check_options(config.options)
+        self._load(config, model_name, path)
 
     def _load(self, config: SolverConfig, model_name: str, path: Path) -> None:
         import llama_cpp
@@ -341,7 +342,7 @@ class LlamaSolver:
 @hookimpl
 def register_solvers(register: SolverRegistrar) -> None:
     """The llama.cpp solver."""
-    register("llama", LlamaSolver, description="GGUF models via llama-cpp-python (default smollm2-135m)")
+    register("llama", load_solver, description="GGUF models via llama-cpp-python (default smollm2-135m)")
 
 
 @hookimpl

@@ -36,24 +36,37 @@ class LLMGenerator:
     name = "llm"
 
     def __init__(self, config: GeneratorConfig | None = None):
-        from cgr.plugins.llama_solver import LlamaSolver
+        from cgr.plugins.llama_solver import load_solver
 
         self.config = config or GeneratorConfig()
-        self.model = LlamaSolver(SolverConfig(model=self.config.model, seed=self.config.seed, n_ctx=4096))
+        self.model = load_solver(SolverConfig(model=self.config.model, seed=self.config.seed, n_ctx=4096))
 
     def info(self) -> dict:
         """Manifest facts: the generator model and prompt version."""
         facts = self.model.info()
-        return {"name": self.name, "strategy": "prompted", "model": facts["model"],
-                "model_sha256": facts["model_sha256"], "prompt_version": GENERATOR_VERSION,
-                "max_tokens": self.config.max_tokens, "temperature": 0.0, "seed": self.config.seed}
+        return {
+            "name": self.name,
+            "strategy": "prompted",
+            "model": facts["model"],
+            "model_sha256": facts["model_sha256"],
+            "prompt_version": GENERATOR_VERSION,
+            "max_tokens": self.config.max_tokens,
+            "temperature": 0.0,
+            "seed": self.config.seed,
+        }
 
     def generate(self, item: dict) -> Scaffold:
         """Ask the model for a program; parse the program and the stated answer."""
         reply = self.model.complete(render_generator(item), max_tokens=self.config.max_tokens, temperature=0.0)
         program, answer = parse_reply(reply.text, list(item["labels"]))
-        return Scaffold(source=program, answer=answer, raw=reply.text, calls=1,
-                        prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
+        return Scaffold(
+            source=program,
+            answer=answer,
+            raw=reply.text,
+            calls=1,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+        )
 
 
 @hookimpl

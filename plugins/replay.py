@@ -62,8 +62,10 @@ class TraceSolver:
                     raise _recorded_error(rec.error)
                 return rec
             else:
-                problem = (f"call {k + 1}: recorded {rec.op}({_short(rec.prompt)}, {rec.options}), "
-                           f"replayed {op}({_short(prompt)}, {options})")
+                problem = (
+                    f"call {k + 1}: recorded {rec.op}({_short(rec.prompt)}, {rec.options}), "
+                    f"replayed {op}({_short(prompt)}, {options})"
+                )
         if self.divergence is None:
             self.divergence = problem
         raise Diverged(f"replay diverged at {problem}")
@@ -76,7 +78,8 @@ class TraceSolver:
 
     def logprobs(self, prompt, continuations) -> list[float]:
         rec = self._take("logprobs", prompt, {"continuations": list(continuations)})
-        return Scores(rec.reply or [], prompt_tokens=rec.prompt_tokens)
+        reply = rec.reply if isinstance(rec.reply, list) else []
+        return Scores(reply, prompt_tokens=rec.prompt_tokens)
 
     def label_logprobs(self, prompt, labels) -> list[float]:  # not reachable from a scaffold
         raise Diverged("label_logprobs is not a scaffold call")
@@ -111,8 +114,9 @@ class Replayed:
         return dict(self.__dict__)
 
 
-def replay_run(run_dir: Path | str, *, bundle: Path | str | None = None, limit: int | None = None,
-           plugins: Plugins | None = None) -> Iterator[Replayed]:
+def replay_run(
+    run_dir: Path | str, *, bundle: Path | str | None = None, limit: int | None = None, plugins: Plugins | None = None
+) -> Iterator[Replayed]:
     """Replay every record of ``run_dir`` that has a program (the first ``limit``)."""
     from cgr.kernel.pipeline import Engine  # imports the sandbox: only when replaying
 
@@ -122,13 +126,16 @@ def replay_run(run_dir: Path | str, *, bundle: Path | str | None = None, limit: 
     if not source:
         raise StoreError(f"{run_dir}: the manifest names no bundle; pass --bundle")
     if bundle is None and not Path(source).is_file():
-        raise StoreError(f"{source}: the run's bundle (named in {Path(run_dir) / 'run.json'}) is not there; "
-                         "pass --bundle PATH")
+        raise StoreError(
+            f"{source}: the run's bundle (named in {Path(run_dir) / 'run.json'}) is not there; pass --bundle PATH"
+        )
     plugins = plugins or load_plugins()
     loaded = load_bundle(source, readers=plugins.readers())
     if manifest.bundle.get("sha256") and loaded.sha256 != manifest.bundle["sha256"]:
-        raise StoreError(f"{source}: not the bundle of this run (sha256 {loaded.sha256[:12]}… vs "
-                         f"{manifest.bundle['sha256'][:12]}… in {Path(run_dir) / 'run.json'}); pass --bundle PATH")
+        raise StoreError(
+            f"{source}: not the bundle of this run (sha256 {loaded.sha256[:12]}… vs "
+            f"{manifest.bundle['sha256'][:12]}… in {Path(run_dir) / 'run.json'}); pass --bundle PATH"
+        )
     items = {it.id: it for it in loaded.items}
     config = RunConfig.model_validate({**manifest.config, "resume": False})
     engine = Engine(plugins, TraceSolver([]), None, "trace", "replay", config)
@@ -146,16 +153,25 @@ def replay_run(run_dir: Path | str, *, bundle: Path | str | None = None, limit: 
         divergence = solver.divergence
         if divergence is None and solver.unused():
             divergence = f"made {solver.next} of the {len(solver.calls)} recorded call(s)"
-        yield Replayed(rec.item_id, match=got == was and divergence is None, recorded=was, replayed=got,
-                       divergence=divergence, stdout_match=now.stdout == rec.assisted.stdout)
+        yield Replayed(
+            rec.item_id,
+            match=got == was and divergence is None,
+            recorded=was,
+            replayed=got,
+            divergence=divergence,
+            stdout_match=now.stdout == rec.assisted.stdout,
+        )
 
 
 @hookimpl
 def register_commands(cli):
     @cli.command(epilog="\b\nExample:\n  cgr replay cgr-run --limit 20")
     @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-    @click.option("--bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="The run's bundle, if not where run.json says (its sha256 must match).")
+    @click.option(
+        "--bundle",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="The run's bundle, if not where run.json says (its sha256 must match).",
+    )
     @click.option("--limit", type=click.IntRange(min=1), help="Only the first N records.")
     @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
     def replay(run_dir, bundle, limit, as_json):
@@ -170,11 +186,15 @@ def register_commands(cli):
             if as_json:
                 click.echo(json.dumps(r.to_dict()))
             elif not r.match:
-                click.echo(f"{r.item_id}: recorded {r.recorded}, replayed {r.replayed}"
-                           + (f"; {r.divergence}" if r.divergence else ""))
+                click.echo(
+                    f"{r.item_id}: recorded {r.recorded}, replayed {r.replayed}"
+                    + (f"; {r.divergence}" if r.divergence else "")
+                )
         if not as_json:
-            click.echo(f"{n} record(s) replayed without a model: {same} reproduced, {n - same} differ"
-                       + (f"; {bare} without a program" if bare else ""))
+            click.echo(
+                f"{n} record(s) replayed without a model: {same} reproduced, {n - same} differ"
+                + (f"; {bare} without a program" if bare else "")
+            )
         if same != n:
             raise SystemExit(1)
 

@@ -51,8 +51,13 @@ def _cell_rows(rep: dict) -> tuple[list[tuple[str, ...]], int]:
     budget = any(c["budget_acc"] is not None for c in rep["cells"])
     # the generator column only where there is a choice to tell apart
     gens = len({c["generator"] for c in rep["cells"]}) > 1
-    header = ("solver",) + (("generator",) if gens else ()) + ("task", "n", "direct", "assisted", "gen") + (
-        ("budget",) if budget else ()) + ("calls d/a", "tokens d/a", "no-ans d/a", "flagged")
+    header = (
+        ("solver",)
+        + (("generator",) if gens else ())
+        + ("task", "n", "direct", "assisted", "gen")
+        + (("budget",) if budget else ())
+        + ("calls d/a", "tokens d/a", "no-ans d/a", "flagged")
+    )
     n_text = 3 if gens else 2  # left-aligned text columns
     rows = [header]
     for c in rep["cells"]:
@@ -81,8 +86,10 @@ def _partition_parts(p: dict) -> tuple[str, str, str]:
     pval = "" if p["mcnemar_p"] is None else f"{p['mcnemar_p']:.3g}"
     budget = ""
     if "macro_budget" in p:
-        budget = (f"{p['macro_budget']:.3f}: delta={p['delta_vs_budget']:+.3f} "
-                  f"[{p['ci_low_vs_budget']:+.3f}, {p['ci_high_vs_budget']:+.3f}]")
+        budget = (
+            f"{p['macro_budget']:.3f}: delta={p['delta_vs_budget']:+.3f} "
+            f"[{p['ci_low_vs_budget']:+.3f}, {p['ci_high_vs_budget']:+.3f}]"
+        )
     return delta, pval, budget
 
 
@@ -91,8 +98,9 @@ def format_table(rep: dict) -> str:
     rows, n_text = _cell_rows(rep)
     header = rows[0]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) if i < n_text else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
-             for r in rows]
+    lines = [
+        "  ".join(v.ljust(w) if i < n_text else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
     for name, p in rep["partitions"].items():
@@ -123,15 +131,22 @@ def format_markdown(rep: dict) -> str:
     out += [line(r) for r in rows[1:]]
     budget = any("macro_budget" in p for p in rep["partitions"].values())
     head = ["partition", "cells", "macro direct", "macro assisted", "delta [95% CI]", "McNemar p"]
-    out += ["", line(head + (["vs budget-matched"] if budget else [])),
-            "|---|---:|---:|---:|---|---:|" + ("---|" if budget else "")]
+    out += [
+        "",
+        line(head + (["vs budget-matched"] if budget else [])),
+        "|---|---:|---:|---:|---|---:|" + ("---|" if budget else ""),
+    ]
     for name, p in rep["partitions"].items():
         if not p["n_cells"]:
             out.append(line([name, 0, "-", "-", "-", "-"] + (["-"] if budget else [])))
             continue
         delta, pval, vs_budget = _partition_parts(p)
-        out.append(line([name, p["n_cells"], f"{p['macro_direct']:.3f}", f"{p['macro_assisted']:.3f}", delta,
-                         pval or "-"] + ([vs_budget or "-"] if budget else [])))
+        out.append(
+            line(
+                [name, p["n_cells"], f"{p['macro_direct']:.3f}", f"{p['macro_assisted']:.3f}", delta, pval or "-"]
+                + ([vs_budget or "-"] if budget else [])
+            )
+        )
     if rep["regressions"]:
         out += ["", "Regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"])]
     return "\n".join(out)
@@ -139,18 +154,26 @@ def format_markdown(rep: dict) -> str:
 
 def format_comparison(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
     """The text form of :func:`compare`."""
-    lines = [f"A = {name_a}: {'; '.join(cmp['a'])}", f"B = {name_b}: {'; '.join(cmp['b'])}",
-             f"channel {cmp['channel']}: {cmp['n_items']} items in both runs ({cmp['only_in_a']} only in A, "
-             f"{cmp['only_in_b']} only in B), {cmp['n_cells']} cells", ""]
+    lines = [
+        f"A = {name_a}: {'; '.join(cmp['a'])}",
+        f"B = {name_b}: {'; '.join(cmp['b'])}",
+        f"channel {cmp['channel']}: {cmp['n_items']} items in both runs ({cmp['only_in_a']} only in A, "
+        f"{cmp['only_in_b']} only in B), {cmp['n_cells']} cells",
+        "",
+    ]
     rows = [("task", "n", "A", "B", "B-A")] + [
-        (c["task"], str(c["n"]), f"{c['acc_a']:.2f}", f"{c['acc_b']:.2f}", f"{c['delta']:+.2f}") for c in cmp["cells"]]
+        (c["task"], str(c["n"]), f"{c['acc_a']:.2f}", f"{c['acc_b']:.2f}", f"{c['delta']:+.2f}") for c in cmp["cells"]
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines += ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(5, "  ".join("-" * w for w in widths))
     if cmp["n_cells"]:
         pval = "" if cmp["mcnemar_p"] is None else f"  McNemar p={cmp['mcnemar_p']:.3g}"
-        lines += ["", f"macro A={cmp['macro_a']:.3f} B={cmp['macro_b']:.3f} delta B-A={cmp['delta']:+.3f} "
-                      f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}]{pval}"]
+        lines += [
+            "",
+            f"macro A={cmp['macro_a']:.3f} B={cmp['macro_b']:.3f} delta B-A={cmp['delta']:+.3f} "
+            f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}]{pval}",
+        ]
     else:
         lines += ["", "no items in both runs"]
     return "\n".join(lines)
@@ -172,11 +195,23 @@ def register_commands(cli, plugins: Plugins):
 
     @cli.command(epilog="\b\nExample:\n  cgr report cgr-run --format markdown > results.md")
     @click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-    @click.option("--format", "fmt", type=click.Choice(sorted(reporters)), default="table", show_default=True,
-                  help="A registered reporter (see `cgr plugins`).")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-                  help="Write the report to this file instead of standard output.")
-    @click.option("--tau", type=float, default=stats.DEFAULT_TAU, show_default=True, help="Direct-signal gate A_b > tau.")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(sorted(reporters)),
+        default="table",
+        show_default=True,
+        help="A registered reporter (see `cgr plugins`).",
+    )
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the report to this file instead of standard output.",
+    )
+    @click.option(
+        "--tau", type=float, default=stats.DEFAULT_TAU, show_default=True, help="Direct-signal gate A_b > tau."
+    )
     @click.option("--resamples", type=click.IntRange(min=100), default=stats.DEFAULT_RESAMPLES, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True)
     def report(dirs, fmt, output, tau, resamples, seed):
@@ -191,8 +226,13 @@ def register_commands(cli, plugins: Plugins):
     @cli.command(epilog="\b\nExample:\n  cgr compare runs/template runs/llm --channel assisted")
     @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
     @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
-    @click.option("--channel", type=click.Choice(list(stats.CHANNELS)), default="assisted",
-                  show_default=True, help="Which channel of the two runs to compare.")
+    @click.option(
+        "--channel",
+        type=click.Choice(list(stats.CHANNELS)),
+        default="assisted",
+        show_default=True,
+        help="Which channel of the two runs to compare.",
+    )
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     @click.option("--resamples", type=click.IntRange(min=100), default=stats.DEFAULT_RESAMPLES, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True)

@@ -10,8 +10,8 @@ import click
 from cgr.kernel.api import SolverConfig
 from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, load_bundle, parse_item
 from cgr.kernel.cli import limit_options
-from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.config import RunConfig
+from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
 from cgr.kernel.records import Item
 from cgr.sandbox import Limits
@@ -36,12 +36,20 @@ def run_script(
 ) -> dict:
     """Run ``source`` as a scaffold and return the ``cgr sandbox run --json`` object."""
     from cgr.kernel.pipeline import Engine
+
     plugins = plugins or load_plugins()
     view = item or sample_item().guest_view()
     # The engine's host callback needs an Item; the gold answer is unknown here and never used.
-    full = Item(id=view["id"], dataset="cli", task="cli", question=view["question"],
-                choices=list(view["choices"]), labels=list(view["labels"]), answer=view["labels"][0],
-                context=view.get("context"))
+    full = Item(
+        id=view["id"],
+        dataset="cli",
+        task="cli",
+        question=view["question"],
+        choices=list(view["choices"]),
+        labels=list(view["labels"]),
+        answer=view["labels"][0],
+        context=view.get("context"),
+    )
     config = RunConfig(solver=solver, model=model, seed=seed)  # the engine's limits are not used here
     solver_obj = plugins.solver(solver).obj(SolverConfig(model=model, seed=seed))
     engine = Engine(plugins, solver_obj, None, solver, "cli", config)
@@ -75,8 +83,12 @@ def register_commands(cli):
 
     @sandbox.command("run", epilog="\b\nExample:\n  cgr sandbox run scaffold.py --item item.json --solver echo --json")
     @click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--item", "item_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Item JSON (default: a built-in sample item).")
+    @click.option(
+        "--item",
+        "item_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Item JSON (default: a built-in sample item).",
+    )
     @click.option("--solver", default="llama", show_default=True, help="Solver plugin; `echo` needs no model.")
     @click.option("--model", help="Model for the solver.")
     @limit_options
@@ -94,8 +106,10 @@ def register_commands(cli):
         if as_json:
             click.echo(json.dumps(result))
             return
-        click.echo(f"status: {result['status']}  answer: {result['answer']}  solver calls: {result['solver_calls']}"
-                   f"  elapsed: {result['elapsed_s']:.3f}s")
+        click.echo(
+            f"status: {result['status']}  answer: {result['answer']}  solver calls: {result['solver_calls']}"
+            f"  elapsed: {result['elapsed_s']:.3f}s"
+        )
         if result["error"]:
             click.echo(f"error: {result['error']}")
         if result["stdout"]:

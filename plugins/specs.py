@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from cgr.kernel import hookspecs, prompts
+from cgr.kernel.bundle import ItemModel
 from cgr.kernel.records import json_schemas
 
 
@@ -23,8 +24,10 @@ def normalized(schema):
     is reduced to its paragraphs with single spaces.
     """
     if isinstance(schema, dict):
-        return {k: (_words(v) if k in ("description", "title") and isinstance(v, str) else normalized(v))
-                for k, v in schema.items()}
+        return {
+            k: (_words(v) if k in ("description", "title") and isinstance(v, str) else normalized(v))
+            for k, v in schema.items()
+        }
     if isinstance(schema, list):
         return [normalized(v) for v in schema]
     return schema
@@ -39,7 +42,8 @@ def generated_files() -> dict[str, str]:
     """Relative path under ``specs/`` -> expected content."""
     files = {f"prompts/{name}.txt": text + "\n" for name, text in prompts.TEMPLATES.items()}
     files["hooks.md"] = hooks_markdown()
-    for name, schema in json_schemas().items():
+    schemas = {"item": ItemModel.model_json_schema(), **json_schemas()}  # the item: as the loader accepts it
+    for name, schema in schemas.items():
         files[f"schemas/{name}.schema.json"] = json.dumps(normalized(schema), indent=2, sort_keys=True) + "\n"
     return files
 

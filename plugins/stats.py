@@ -43,9 +43,7 @@ def cells(records: Iterable[Record]) -> list[dict]:
                 "assisted_calls": _mean([r.assisted.calls for r in rs]),
                 "generator_calls": _mean([r.generator_side.calls for r in rs]),
                 "direct_tokens": _mean([r.direct.prompt_tokens + r.direct.completion_tokens for r in rs]),
-                "assisted_tokens": _mean(
-                    [r.assisted.prompt_tokens + r.assisted.completion_tokens for r in rs]
-                ),
+                "assisted_tokens": _mean([r.assisted.prompt_tokens + r.assisted.completion_tokens for r in rs]),
                 "direct_extract_fail": sum(r.direct.answer is None for r in rs),
                 "assisted_no_answer": sum(r.assisted.answer is None for r in rs),
                 "assisted_status": dict(sorted(_count(r.assisted.status for r in rs).items())),
@@ -153,13 +151,18 @@ def partitions(
             # assisted vs the call-budget-matched baseline, on the same items, same bootstrap
             vs = [(budget[k], arrays[k][1]) for k in keys]
             d_b, lo_b, hi_b = paired_bootstrap(vs, resamples=resamples, seed=seed)
-            out[name].update(macro_budget=float(np.mean([b.mean() for b, _ in vs])),
-                             delta_vs_budget=d_b, ci_low_vs_budget=lo_b, ci_high_vs_budget=hi_b)
+            out[name].update(
+                macro_budget=float(np.mean([b.mean() for b, _ in vs])),
+                delta_vs_budget=d_b,
+                ci_low_vs_budget=lo_b,
+                ci_high_vs_budget=hi_b,
+            )
     return out
 
 
-def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = DEFAULT_RESAMPLES,
-           seed: int = 0) -> dict:
+def report(
+    records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> dict:
     """The full report object of ``cgr report --format json``."""
     rows = cells(records)
     return {
@@ -179,8 +182,14 @@ def report(records: list[Record], *, tau: float = DEFAULT_TAU, resamples: int = 
 CHANNELS = ("assisted", "direct", "generator_side")
 
 
-def compare(records_a: list[Record], records_b: list[Record], *, channel: str = "assisted",
-            resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> dict:
+def compare(
+    records_a: list[Record],
+    records_b: list[Record],
+    *,
+    channel: str = "assisted",
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict:
     """Run B against run A on one channel, over the items both answered: per (dataset, task) cell
     accuracies, the macro difference B − A with a paired bootstrap interval (items resampled within
     cells, both runs kept together) and a pooled exact McNemar p. Raises ValueError if an item has
@@ -208,12 +217,23 @@ def compare(records_a: list[Record], records_b: list[Record], *, channel: str = 
 
     return {
         "channel": channel,
-        "a": label(records_a), "b": label(records_b),
+        "a": label(records_a),
+        "b": label(records_b),
         "n_items": len(common),
-        "only_in_a": len(by_a) - len(common), "only_in_b": len(by_b) - len(common),
+        "only_in_a": len(by_a) - len(common),
+        "only_in_b": len(by_b) - len(common),
         "bootstrap": {"resamples": resamples, "seed": seed, "interval": "percentile 95%"},
-        "cells": [{"dataset": ds, "task": task, "n": len(a), "acc_a": float(a.mean()), "acc_b": float(b.mean()),
-                   "delta": float(b.mean() - a.mean())} for (ds, task), (a, b) in arrays.items()],
+        "cells": [
+            {
+                "dataset": ds,
+                "task": task,
+                "n": len(a),
+                "acc_a": float(a.mean()),
+                "acc_b": float(b.mean()),
+                "delta": float(b.mean() - a.mean()),
+            }
+            for (ds, task), (a, b) in arrays.items()
+        ],
         "n_cells": len(pairs),
         "macro_a": float(np.mean([a.mean() for a, _ in pairs])) if pairs else None,
         "macro_b": float(np.mean([b.mean() for _, b in pairs])) if pairs else None,

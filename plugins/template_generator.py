@@ -21,7 +21,7 @@ from __future__ import annotations
 from cgr.kernel.api import GeneratorConfig, PluginConfigError, Scaffold
 from cgr.kernel.hookspecs import hookimpl
 
-CLOZE_PROMPT = '''\
+CLOZE_PROMPT = """\
 def cloze_prompt():
     lines = []
     if ITEM.context:
@@ -29,11 +29,14 @@ def cloze_prompt():
     lines.append("Question: " + ITEM.question)
     lines.append("Answer:")
     return "\\n".join(lines)
-'''
+"""
 
-PER_OPTION = '''\
+PER_OPTION = (
+    """\
 # cgr template scaffold: per-option verification (score each option separately, pick the best)
-''' + CLOZE_PROMPT + '''
+"""
+    + CLOZE_PROMPT
+    + """
 prompt = cloze_prompt()
 scores = []
 for choice in ITEM.choices:
@@ -43,12 +46,16 @@ for choice in ITEM.choices:
     print(f"{choice[:40]!r}: {scores[-1]:.4f}")
 best = max(range(len(scores)), key=lambda i: scores[i])
 submit(ITEM.labels[best])
-'''
+"""
+)
 
-PMI = '''\
+PMI = (
+    """\
 # cgr template scaffold: domain-conditional PMI (each option's score given the question, minus its
 # score given no question: options likely whatever the question is stop winning)
-''' + CLOZE_PROMPT + '''
+"""
+    + CLOZE_PROMPT
+    + """
 continuations = [" " + choice.strip() for choice in ITEM.choices]
 conditional = solver_logprobs(cloze_prompt(), continuations)
 unconditional = solver_logprobs("Answer:", continuations)
@@ -57,9 +64,10 @@ for choice, score in zip(ITEM.choices, scores):
     print(f"{choice[:40]!r}: {score:.4f}")
 best = max(range(len(scores)), key=lambda i: scores[i])
 submit(ITEM.labels[best])
-'''
+"""
+)
 
-LETTER = '''\
+LETTER = """\
 # cgr template scaffold: one constrained letter answer
 options = "\\n".join(f"{label}. {choice}" for label, choice in zip(ITEM.labels, ITEM.choices))
 context = f"Context: {ITEM.context}\\n" if ITEM.context else ""
@@ -68,7 +76,7 @@ reply = solver_call(prompt, max_tokens=2, choices=list(ITEM.labels))
 label = extract_choice(reply)
 if label is not None:
     submit(label)
-'''
+"""
 
 STRATEGIES = {"per_option": PER_OPTION, "pmi": PMI, "letter": LETTER}
 DEFAULT_STRATEGY = "per_option"
@@ -87,9 +95,7 @@ class TemplateGenerator:
         config = config or GeneratorConfig()
         self.strategy = config.strategy or DEFAULT_STRATEGY
         if self.strategy not in STRATEGIES:
-            raise UnknownStrategyError(
-                f"unknown template strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})"
-            )
+            raise UnknownStrategyError(f"unknown template strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
 
     def info(self) -> dict:
         """Manifest facts."""

@@ -12,12 +12,30 @@ from cgr.kernel.manager import load_plugins
 from tests.plugins import fake_solver
 
 ITEMS = [
-    {"id": "geo-1", "dataset": "toy", "task": "geo", "question": "What is the capital of France?",
-     "choices": ["Berlin", "Paris", "Rome", "Madrid"], "answer": "B"},
-    {"id": "geo-2", "dataset": "toy", "task": "geo", "question": "Which city is in France?",
-     "choices": ["Paris", "Lima", "Oslo"], "answer": "A"},
-    {"id": "sci-1", "dataset": "toy", "task": "sci", "question": "Water boils at sea level at?",
-     "choices": ["50 C", "100 C", "Paris"], "answer": "B"},
+    {
+        "id": "geo-1",
+        "dataset": "toy",
+        "task": "geo",
+        "question": "What is the capital of France?",
+        "choices": ["Berlin", "Paris", "Rome", "Madrid"],
+        "answer": "B",
+    },
+    {
+        "id": "geo-2",
+        "dataset": "toy",
+        "task": "geo",
+        "question": "Which city is in France?",
+        "choices": ["Paris", "Lima", "Oslo"],
+        "answer": "A",
+    },
+    {
+        "id": "sci-1",
+        "dataset": "toy",
+        "task": "sci",
+        "question": "Water boils at sea level at?",
+        "choices": ["50 C", "100 C", "Paris"],
+        "answer": "B",
+    },
 ]
 
 
@@ -25,8 +43,14 @@ ITEMS = [
 #: Test files that build the sandbox, load a model, start servers or install packages. Every other
 #: test is marked ``fast`` (``pytest -m fast``: the unit tests, no model, no sandbox), and the guard
 #: below fails a fast test that touches either, so the marker cannot quietly rot.
-HEAVY = ("tests/sandbox/", "tests/e2e/", "tests/plugins_builtin/", "tests/test_packaging.py",
-         "tests/test_readme.py", "tests/test_specs.py::test_scaffold_api_spec_matches_the_guest")
+HEAVY = (
+    "tests/sandbox/",
+    "tests/e2e/",
+    "tests/plugins_builtin/",
+    "tests/test_packaging.py",
+    "tests/test_readme.py",
+    "tests/test_specs.py::test_scaffold_api_spec_matches_the_guest",
+)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +69,7 @@ def _fast_tests_stay_fast(request, monkeypatch):
     def refuse(what):
         def fail(*args, **kwargs):
             raise AssertionError(f"a test marked fast used {what}: list its file in tests/conftest.py HEAVY")
+
         return fail
 
     import cgr.sandbox

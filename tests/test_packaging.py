@@ -15,7 +15,9 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (whl,) = out.glob("cgr-*.whl")
@@ -24,10 +26,17 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_holds_the_namespace_and_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("cgr/kernel/__init__.py", "cgr/kernel/cli.py", "cgr/plugins/llama_solver.py",
-                   "cgr/sandbox/__init__.py", "cgr/sandbox/scaffold.wit", "cgr/sandbox/guest/guest_app.py",
-                   "cgr/kernel/data/sample/items.jsonl", "cgr/kernel/data/sample/manifest.json",
-                   "cgr/testing/plugin.py"):
+    for needed in (
+        "cgr/kernel/__init__.py",
+        "cgr/kernel/cli.py",
+        "cgr/plugins/llama_solver.py",
+        "cgr/sandbox/__init__.py",
+        "cgr/sandbox/scaffold.wit",
+        "cgr/sandbox/guest/guest_app.py",
+        "cgr/kernel/data/sample/items.jsonl",
+        "cgr/kernel/data/sample/manifest.json",
+        "cgr/testing/plugin.py",
+    ):
         assert needed in names, needed
     assert not any(n.startswith(("kernel/", "plugins/", "sandbox/", "tests/", "plugins.", "kernel.")) for n in names)
     assert "cgr/__init__.py" not in names  # cgr is a namespace: third parties may not need it, but no clash
@@ -38,10 +47,18 @@ def test_wheel_holds_the_namespace_and_data(wheel):
 
 def test_wheel_imports(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(tmp_path)
-    code = ("import cgr.kernel, cgr.plugins, cgr.sandbox, cgr.testing, cgr.kernel.bundle as b;"
-            "print(cgr.kernel.__file__); print(len(b.load_bundle().items))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=120)
+    code = (
+        "import cgr.kernel, cgr.plugins, cgr.sandbox, cgr.testing, cgr.kernel.bundle as b;"
+        "print(cgr.kernel.__file__); print(len(b.load_bundle().items))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     file, count = proc.stdout.split()
     assert file.startswith(str(tmp_path)) and int(count) >= 200

@@ -48,8 +48,17 @@ def read_tsv(path: Path, data: bytes):
         if not line.strip():
             continue
         row = dict(zip(header, line.split("\t")))
-        yield number, {"id": row.get("id"), "dataset": path.stem, "question": row.get("question"),
-                       "choices": [row.get(lab, "") for lab in labels], "labels": labels, "answer": row.get("answer")}
+        yield (
+            number,
+            {
+                "id": row.get("id"),
+                "dataset": path.stem,
+                "question": row.get("question"),
+                "choices": [row.get(lab, "") for lab in labels],
+                "labels": labels,
+                "answer": row.get("answer"),
+            },
+        )
 
 
 def csqa(row: dict, ctx: RowContext) -> dict:
@@ -63,8 +72,13 @@ def csqa(row: dict, ctx: RowContext) -> dict:
     labels = [str(c.get("label")) for c in choices]
     if row.get("answerKey") not in labels:
         raise RowError("answerKey", f"{row.get('answerKey')!r} is not one of {labels}")
-    return {"id": str(row.get("id") or f"csqa-{ctx.number}"), "question": q["stem"],
-            "choices": [str(c.get("text")) for c in choices], "labels": labels, "answer": row["answerKey"]}
+    return {
+        "id": str(row.get("id") or f"csqa-{ctx.number}"),
+        "question": q["stem"],
+        "choices": [str(c.get("text")) for c in choices],
+        "labels": labels,
+        "answer": row["answerKey"],
+    }
 
 
 @hookimpl

@@ -69,9 +69,14 @@ class KeywordSolver:
 
     def info(self) -> dict:
         """Manifest facts: what this solver is (and is not)."""
-        return {"name": self.name, "backend": "keyword-overlap (example; no model)", "model": None,
-                "model_sha256": None, "version": __version__,
-                "scores": "content-word overlap counts, not log-probabilities"}
+        return {
+            "name": self.name,
+            "backend": "keyword-overlap (example; no model)",
+            "model": None,
+            "model_sha256": None,
+            "version": __version__,
+            "scores": "content-word overlap counts, not log-probabilities",
+        }
 
     def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None) -> Completion:
         """The best option's label, or with ``choices`` the best choice; "" when nothing to pick."""

@@ -38,12 +38,10 @@ def _require(ok: bool, who: str, message: str) -> None:
 
 
 def _scores(values, n: int, who: str, what: str) -> list[float]:
-    _require(isinstance(values, (list, tuple)), who,
-             f"{what} must return a list, got {type(values).__name__}")
+    _require(isinstance(values, (list, tuple)), who, f"{what} must return a list, got {type(values).__name__}")
     _require(len(values) == n, who, f"{what} returned {len(values)} scores for {n} inputs")
     for v in values:
-        _require(isinstance(v, (int, float)) and not isinstance(v, bool), who,
-                 f"{what} returned a non-number {v!r}")
+        _require(isinstance(v, (int, float)) and not isinstance(v, bool), who, f"{what} returned a non-number {v!r}")
         _require(not math.isnan(v), who, f"{what} returned NaN")
     return [float(v) for v in values]
 
@@ -62,8 +60,9 @@ def check_solver(solver, *, item: dict | None = None, deterministic: bool = True
 
     item = item or sample_item()
     who = repr(getattr(solver, "name", type(solver).__name__))
-    _require(isinstance(solver, Solver), who,
-             "lacks part of the protocol (name, info, complete, label_logprobs, logprobs)")
+    _require(
+        isinstance(solver, Solver), who, "lacks part of the protocol (name, info, complete, label_logprobs, logprobs)"
+    )
     _require(isinstance(solver.name, str) and bool(solver.name), who, "name must be a non-empty str")
 
     info = solver.info()
@@ -81,8 +80,7 @@ def check_solver(solver, *, item: dict | None = None, deterministic: bool = True
 
     def complete(p: str, **kw) -> Completion:
         out = solver.complete(p, **kw)
-        _require(isinstance(out, Completion), who,
-                 f"complete() must return a Completion, got {type(out).__name__}")
+        _require(isinstance(out, Completion), who, f"complete() must return a Completion, got {type(out).__name__}")
         _require(isinstance(out.text, str), who, "Completion.text must be a str")
         for field in ("prompt_tokens", "completion_tokens"):
             n = getattr(out, field)
@@ -92,13 +90,18 @@ def check_solver(solver, *, item: dict | None = None, deterministic: bool = True
     free = complete(prompt, max_tokens=8, temperature=0.0, stop=["\n"])
     if deterministic:
         again = complete(prompt, max_tokens=8, temperature=0.0, stop=["\n"])
-        _require(again.text == free.text, who,
-                 f"not deterministic at temperature 0: {free.text!r} then {again.text!r}")
+        _require(again.text == free.text, who, f"not deterministic at temperature 0: {free.text!r} then {again.text!r}")
     label = complete(prompt, max_tokens=4, temperature=0.0, choices=labels)
     _require(label.text in labels, who, f"complete(choices={labels}) returned {label.text!r}")
     option = complete(cloze, max_tokens=16, temperature=0.0, choices=options)
     _require(option.text in options, who, f"complete(choices={options}) returned {option.text!r}")
     label_scores = _scores(solver.label_logprobs(prompt, labels), len(labels), who, "label_logprobs()")
     option_scores = _scores(solver.logprobs(cloze, options), len(options), who, "logprobs()")
-    return {"info": info, "complete": free.text, "choice": label.text, "option": option.text,
-            "label_logprobs": label_scores, "logprobs": option_scores}
+    return {
+        "info": info,
+        "complete": free.text,
+        "choice": label.text,
+        "option": option.text,
+        "label_logprobs": label_scores,
+        "logprobs": option_scores,
+    }

@@ -28,9 +28,22 @@ def test_bad_bundle_line_is_one_clear_error(tmp_path):
         '{"id": "a", "dataset": "d", "question": "q", "choices": ["x", "y"], "answer": "A"}\n'
         '{"id": "b", "dataset": "d", "question": "q", "choices": ["x", "y"], "answer": "Z"}\n'
     )
-    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--bundle", str(bad),
-                           "--solver", "echo", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cgr.kernel.cli",
+            "run",
+            "--bundle",
+            str(bad),
+            "--solver",
+            "echo",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"cgr: error: {bad}:2: answer: 'Z' is not one of the labels ['A', 'B']"]
@@ -93,9 +106,18 @@ def test_plugins_lists_builtins():
     assert "cgr.plugins.llama_solver" in names and "cgr.plugins.template_generator" in names
 
 
-@pytest.mark.parametrize("args", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "0"],
-                                  ["--timeout", "100000"], ["--memory-mb", "100000"],
-                                  ["--max-calls", "100000000"], ["--max-output-kb", "10000000"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--timeout", "nan"],
+        ["--timeout", "inf"],
+        ["--timeout", "0"],
+        ["--timeout", "100000"],
+        ["--memory-mb", "100000"],
+        ["--max-calls", "100000000"],
+        ["--max-output-kb", "10000000"],
+    ],
+)
 def test_sandbox_run_out_of_range_limits_are_usage_errors(tmp_path, args):
     script = tmp_path / "s.py"
     script.write_text("submit('A')\n")
@@ -129,8 +151,24 @@ def test_sandbox_run_fuel_exhaustion_is_a_contract_timeout(tmp_path):
 
 def test_run_scaffold_limits_reach_the_sandbox_and_the_manifest(tmp_path):
     out = tmp_path / "run"
-    res = cli("run", "--solver", "echo", "--limit", "2", "--out", out, "-q",
-              "--memory-mb", "64", "--max-output-kb", "8", "--max-calls", "3", "--threads", "1")
+    res = cli(
+        "run",
+        "--solver",
+        "echo",
+        "--limit",
+        "2",
+        "--out",
+        out,
+        "-q",
+        "--memory-mb",
+        "64",
+        "--max-output-kb",
+        "8",
+        "--max-calls",
+        "3",
+        "--threads",
+        "1",
+    )
     assert res.exit_code == 0, res.output
     config = json.loads((out / "run.json").read_text())["config"]
     limits = config["limits"]
@@ -147,8 +185,9 @@ def test_compare_two_strategies_on_the_same_items(tmp_path):
     for strategy in ("letter", "per_option"):
         res = cli("run", "--solver", "echo", "--limit", "8", "--strategy", strategy, "--out", tmp_path / strategy, "-q")
         assert res.exit_code == 0, res.output
-    cmp = json.loads(cli("compare", tmp_path / "letter", tmp_path / "per_option", "--format", "json",
-                         "--resamples", "200").output)
+    cmp = json.loads(
+        cli("compare", tmp_path / "letter", tmp_path / "per_option", "--format", "json", "--resamples", "200").output
+    )
     assert cmp["n_items"] == 8 and cmp["only_in_a"] == cmp["only_in_b"] == 0
     assert sum(c["n"] for c in cmp["cells"]) == 8
     assert cmp["ci_low"] <= cmp["delta"] <= cmp["ci_high"]
@@ -162,8 +201,23 @@ def test_compare_two_strategies_on_the_same_items(tmp_path):
 def test_a_file_that_is_not_a_model_is_one_clear_error(tmp_path):
     bad = tmp_path / "truncated.gguf"
     bad.write_bytes(b"GGUF\x03\x00\x00\x00")  # a GGUF header and nothing else
-    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--model", str(bad), "--limit", "1",
-                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cgr.kernel.cli",
+            "run",
+            "--model",
+            str(bad),
+            "--limit",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith(f"cgr: error: {bad}: llama.cpp cannot load this model file")
     assert "Traceback" not in proc.stderr and not (tmp_path / "o" / "records.jsonl").exists()

@@ -46,7 +46,8 @@ def test_unknown_strategy_is_one_line(tmp_path):
     res = cli("run", "--solver", "echo", "--strategy", "nosuch", "--out", tmp_path / "o")
     assert res.exit_code == 1
     assert res.stderr.strip().splitlines() == [
-        "cgr: error: unknown template strategy 'nosuch' (known: per_option, pmi, letter)"]
+        "cgr: error: unknown template strategy 'nosuch' (known: per_option, pmi, letter)"
+    ]
     assert "Traceback" not in res.output
 
 
@@ -57,7 +58,8 @@ def test_audit_of_a_directory_without_records_is_one_line(tmp_path):
     assert res.exit_code == 1
     assert res.stderr.strip().splitlines() == [
         f"cgr: error: {empty}: the directory holds no records.jsonl (not a run directory; give a run's --out "
-        "or script files)"]
+        "or script files)"
+    ]
 
 
 def test_unexpected_exception_is_one_line_and_debug_reraises(monkeypatch):
@@ -68,7 +70,8 @@ def test_unexpected_exception_is_one_line_and_debug_reraises(monkeypatch):
     res = cli("plugins")
     assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
     assert res.stderr.strip().splitlines() == [
-        "cgr: error: ZeroDivisionError: boom (run with --debug for the traceback)"]
+        "cgr: error: ZeroDivisionError: boom (run with --debug for the traceback)"
+    ]
     res = cli("--debug", "plugins")
     assert isinstance(res.exception, ZeroDivisionError)  # re-raised: the traceback is shown
     assert "cgr: error" not in res.output
@@ -89,11 +92,27 @@ def test_keyboard_interrupt_is_not_turned_into_an_error(monkeypatch):
 
 
 def test_traceback_free_in_a_real_process(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--solver", "echo", "--strategy",
-                           "nosuch", "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cgr.kernel.cli",
+            "run",
+            "--solver",
+            "echo",
+            "--strategy",
+            "nosuch",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "cgr: error: unknown template strategy 'nosuch' (known: per_option, pmi, letter)"]
+        "cgr: error: unknown template strategy 'nosuch' (known: per_option, pmi, letter)"
+    ]
 
 
 # ------------------------------------------------------------------------- broken solvers ------
@@ -118,10 +137,13 @@ class NoLogprobs:
         return [0.0] * len(labels)
 
 
-@pytest.mark.parametrize("cls, problem", [
-    (NoChoices, "solver 'broken': complete() lacks keyword 'choices'"),
-    (NoLogprobs, "solver 'broken': has no logprobs() method"),
-])
+@pytest.mark.parametrize(
+    "cls, problem",
+    [
+        (NoChoices, "solver 'broken': complete() lacks keyword 'choices'"),
+        (NoLogprobs, "solver 'broken': has no logprobs() method"),
+    ],
+)
 def test_a_solver_with_a_wrong_signature_stops_before_the_run(monkeypatch, tmp_path, cls, problem):
     with_solver(monkeypatch, "broken", cls)
     res = cli("run", "--solver", "broken", "--limit", "3", "--out", tmp_path / "o", "-q")
@@ -151,7 +173,8 @@ def test_a_run_where_most_items_error_fails_after_writing_every_record(monkeypat
     warnings = [line for line in res.stderr.splitlines() if line.startswith("cgr: warning:")]
     assert warnings == [f"cgr: warning: first solver error (item {first}): RuntimeError: no model here"]
     assert error_lines(res) == [
-        f"cgr: error: 4 of 4 items errored: first error (item {first}): RuntimeError: no model here"]
+        f"cgr: error: 4 of 4 items errored: first error (item {first}): RuntimeError: no model here"
+    ]
 
 
 def test_a_few_refused_items_warn_once_and_the_run_succeeds(monkeypatch, tmp_path, toy_bundle):
@@ -171,7 +194,9 @@ def test_a_few_refused_items_warn_once_and_the_run_succeeds(monkeypatch, tmp_pat
 def test_echo_refuses_unknown_solver_options(tmp_path):
     res = cli("run", "--solver", "echo", "--solver-option", "nosuch=1", "--limit", "1", "--out", tmp_path / "o")
     assert res.exit_code == 1
-    assert res.stderr.strip().splitlines() == ["cgr: error: echo solver: unknown --solver-option nosuch (it takes none)"]
+    assert res.stderr.strip().splitlines() == [
+        "cgr: error: echo solver: unknown --solver-option nosuch (it takes none)"
+    ]
 
 
 # ------------------------------------------------------------------------- audit ---------------
@@ -194,7 +219,9 @@ def test_audit_scripts_summary_exit_status_and_syntax_error(tmp_path):
     assert out[1]["syntax_error"] == "'(' was never closed (line 1)"
 
     res = cli("audit", good)
-    assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 scripts: 1 clean, 0 hard_coded, 0 unparsable"
+    assert (
+        res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "1 scripts: 1 clean, 0 hard_coded, 0 unparsable"
+    )
 
 
 # ------------------------------------------------------------------------- Ctrl-C --------------
@@ -204,8 +231,14 @@ def test_ctrl_c_keeps_the_records_and_says_how_to_resume(tmp_path):
     cgr = Path(sys.executable).parent / "cgr"  # the console script: the run is a supervised child
     cmd = [str(cgr), "run", "--solver", "echo", "--out", str(out), "-q"]
     # A background shell starts its jobs with SIGINT ignored; a terminal's Ctrl-C is not ignored.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -223,6 +256,7 @@ def test_ctrl_c_keeps_the_records_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, err[-2000:]
     assert 3 <= kept < 250
     assert err.strip().splitlines()[-1] == (
-        f"cgr: interrupted: {kept} record(s) kept in {out}/records.jsonl; continue with the same command plus --resume")
+        f"cgr: interrupted: {kept} record(s) kept in {out}/records.jsonl; continue with the same command plus --resume"
+    )
     assert "Aborted!" not in err and "Traceback" not in err
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"

@@ -17,7 +17,7 @@ from cgr.kernel import crash
 
 # A TEST-ONLY solver plugin, installed for the subprocess by putting a distribution on PYTHONPATH:
 # its complete() dereferences address 0 (a real SIGSEGV in C code) for the item named by CRASH_ON.
-CRASHY = textwrap.dedent('''
+CRASHY = textwrap.dedent("""
     import ctypes, os
     from cgr.kernel.api import Completion
     from cgr.kernel.hookspecs import hookimpl
@@ -41,7 +41,7 @@ CRASHY = textwrap.dedent('''
     @hookimpl
     def register_solvers(register):
         register("crashy", CrashySolver, description="TEST ONLY: segfaults on purpose")
-''')
+""")
 
 
 def _install_crashy(root: Path) -> None:
@@ -59,16 +59,21 @@ def test_native_crash_is_explained_and_resume_continues(tmp_path, toy_bundle):
         pytest.skip("the cgr console script is not installed")
     _install_crashy(tmp_path / "site")
     out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]),
-               CRASH_ON="Which city is in France")  # the second of the three items
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]),
+        CRASH_ON="Which city is in France",
+    )  # the second of the three items
     env.pop(crash.SUPERVISED_ENV, None)
     cmd = ["cgr", "run", "--solver", "crashy", "--bundle", str(toy_bundle), "--out", str(out), "-q"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 128 + signal.SIGSEGV, proc.stderr
     assert "Segmentation fault" in proc.stderr  # faulthandler's header, with the Python stack
     assert "crashy_solver.py" in proc.stderr  # ... which names the frame that crashed
-    assert "cgr: error: the run process crashed (SIGSEGV) in native code while using solver crashy, " \
-           "model crash-test (/nowhere/crash.gguf)" in proc.stderr
+    assert (
+        "cgr: error: the run process crashed (SIGSEGV) in native code while using solver crashy, "
+        "model crash-test (/nowhere/crash.gguf)" in proc.stderr
+    )
     assert "CPU: " in proc.stderr and "--resume" in proc.stderr and "Troubleshooting" in proc.stderr
     assert "1 record(s) are kept" in proc.stderr
     kept = [json.loads(line)["item_id"] for line in (out / "records.jsonl").read_text().splitlines()]

@@ -6,9 +6,7 @@
   stays within the documented bound ``memory_mb + 2 x max_output_bytes + 64 MiB``, and the
   record's trace within ``MAX_TRACE_CHARS`` plus a marker's worth per call (the pipeline's own host
   callback, measured in a fresh process);
-* scaffolds that forge the guest runner's outcome still give a host-made, one-line record, and the
-  run directory stays usable by ``cgr report / audit / replay`` and ``--resume``;
-* a hand-corrupted line in records.jsonl is skipped with a warning, and a resume counts it done.
+* (forged outcomes and corrupted record lines: ``test_hostile_records.py``).
 
 No test asserts wall-clock time; subprocess timeouts are hang guards only.
 """
@@ -26,16 +24,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cgr.kernel.api import Scaffold
 from cgr.kernel.cli import main
-from cgr.kernel.config import RunConfig
-from cgr.kernel.hookspecs import hookimpl
-from cgr.kernel.manager import load_plugins
-from cgr.kernel.pipeline import run
 from cgr.kernel.records import MAX_TRACE_CHARS
-from cgr.kernel.store import RunStore, read_manifest, read_records
-from cgr.sandbox._api import MAX_ERROR_CHARS
-from tests.plugins import fake_solver
+from cgr.kernel.store import read_records
 
 HANG_GUARD_S = 600
 
@@ -45,9 +36,22 @@ def cli(*args):
 
 
 def write_bundle(path: Path, ids: list[str]) -> Path:
-    path.write_text("".join(json.dumps({
-        "id": i, "dataset": "hostile", "task": "t", "question": f"Which city is in France? ({i})",
-        "choices": ["Paris", "Lima", "Oslo"], "answer": "A"}) + "\n" for i in ids))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": i,
+                    "dataset": "hostile",
+                    "task": "t",
+                    "question": f"Which city is in France? ({i})",
+                    "choices": ["Paris", "Lima", "Oslo"],
+                    "answer": "A",
+                }
+            )
+            + "\n"
+            for i in ids
+        )
+    )
     return path
 
 
@@ -56,7 +60,7 @@ def write_bundle(path: Path, ids: list[str]) -> Path:
 LONG_LINE = 1_000_000
 
 # A TEST-ONLY generator plugin, installed for the subprocess by putting a distribution on PYTHONPATH.
-PRINTER = textwrap.dedent(f'''
+PRINTER = textwrap.dedent(f"""
     from cgr.kernel.api import Scaffold
     from cgr.kernel.hookspecs import hookimpl
 
@@ -78,7 +82,7 @@ PRINTER = textwrap.dedent(f'''
     @hookimpl
     def register_generators(register):
         register("printer", Printer, description="TEST ONLY: scaffolds that print hostile lines")
-''')
+""")
 
 
 def _install(root: Path, module: str, source: str) -> None:
@@ -94,8 +98,23 @@ def test_cgr_run_extracts_from_pathological_stdout_and_records_no_submit(tmp_pat
     _install(tmp_path / "site", "printer_generator", PRINTER)
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "cgr.kernel.cli", "run", "--solver", "echo", "--generator", "printer",
-           "--bundle", str(toy_bundle), "--out", str(out), "--max-output-kb", "2048", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cgr.kernel.cli",
+        "run",
+        "--solver",
+        "echo",
+        "--generator",
+        "printer",
+        "--bundle",
+        str(toy_bundle),
+        "--out",
+        str(out),
+        "--max-output-kb",
+        "2048",
+        "-q",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert proc.returncode == 0, proc.stderr
     records = {r.item_id: r.assisted for r in read_records(out)}
@@ -212,8 +231,13 @@ def max_budget_run(tmp_path_factory):
     """The hostile run at the maximum call budget, in a fresh process whose peak RSS is reset before it."""
     script = tmp_path_factory.mktemp("rss") / "rss.py"
     script.write_text(RSS_SCRIPT)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=HANG_GUARD_S,
-                          cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout)
 
@@ -236,16 +260,20 @@ def test_host_memory_at_max_budget_stays_within_the_documented_bound(max_budget_
     mib = 1024 * 1024
     bound = r["limits"]["memory_mb"] * mib + 2 * r["limits"]["max_output_bytes"] + 64 * mib
     growth = r["maxrss_after"] - r["rss_before"]
-    assert growth <= bound, (f"host RSS grew {growth / mib:.1f} MiB during the run (peak before it "
-                             f"{r['maxrss_before'] / mib:.1f} MiB, RSS at its start {r['rss_before'] / mib:.1f} "
-                             f"MiB); documented bound {bound / mib:.1f} MiB")
+    assert growth <= bound, (
+        f"host RSS grew {growth / mib:.1f} MiB during the run (peak before it "
+        f"{r['maxrss_before'] / mib:.1f} MiB, RSS at its start {r['rss_before'] / mib:.1f} "
+        f"MiB); documented bound {bound / mib:.1f} MiB"
+    )
 
 
 def test_trace_at_max_budget_stays_within_its_bound(max_budget_run):
     r = max_budget_run
     allowed = MAX_TRACE_CHARS + 200 * r["calls"]
-    assert r["text"] <= allowed, (f"the record's trace holds {r['text']} characters of text for {r['calls']} "
-                                  f"calls; bound MAX_TRACE_CHARS + 200 per call = {allowed}")
+    assert r["text"] <= allowed, (
+        f"the record's trace holds {r['text']} characters of text for {r['calls']} "
+        f"calls; bound MAX_TRACE_CHARS + 200 per call = {allowed}"
+    )
 
 
 def test_cut_calls_are_marked_and_hashed(max_budget_run):
@@ -255,123 +283,3 @@ def test_cut_calls_are_marked_and_hashed(max_budget_run):
         assert truncated is True, index
         assert re.fullmatch(r"[0-9a-f]{64}", sha or ""), index
     assert r["first_sha256"] == r["first_expected"]  # the hash is of the call as it was really made
-
-
-# ------------------------------------------- 3. forged outcomes: records and the run directory ---
-
-FORGE = "import sys\nsys.modules['guest_app']._dumps = lambda outcome: {}\n"
-
-HOSTILE = {
-    "error-object": FORGE.format("'{\"kind\": \"done\", \"error\": {\"x\": 1}, \"exc_type\": null}'"),
-    "kind-bogus": FORGE.format("'{\"kind\": \"memory\", \"error\": \"memory: fake\", \"exc_type\": null}'"),
-    "huge-error": FORGE.format("'{\"kind\": \"exception\", \"error\": \"' + 'E' * (8 << 20) + "
-                               "'\\\\nsecond\", \"exc_type\": \"RuntimeError\"}'"),
-    "fake-syntax": "solver_call(ITEM.question)\n" + FORGE.format(
-        "'{\"kind\": \"syntax\", \"error\": \"SyntaxError: fake (line 1)\", \"exc_type\": \"SyntaxError\"}'"),
-    "oom-stderr": "import sys\nsys.stderr.write('MemoryError: memory allocation failed\\nout of memory\\n')\n"
-                  "raise RuntimeError('boom')\n",
-    "honest": "r = solver_call('Q? ' + ITEM.question, choices=list(ITEM.labels))\nsubmit(extract_choice(r))\n",
-}
-
-EXPECTED = {
-    "error-object": ("error", "runner: malformed outcome from the guest"),
-    "kind-bogus": ("error", "runner: malformed outcome from the guest"),
-    "huge-error": ("error", "E" * MAX_ERROR_CHARS + "..."),
-    "fake-syntax": ("error", "SyntaxError: fake (line 1)"),
-    "oom-stderr": ("error", "RuntimeError: boom"),
-    "honest": ("ok", None),
-}
-
-
-class HostileGenerator:
-    name = "forger"
-
-    def __init__(self, config=None):
-        pass
-
-    def info(self):
-        return {"name": self.name}
-
-    def generate(self, item):
-        return Scaffold(source=HOSTILE[item["id"]])
-
-
-class ForgerPlugin:
-    """TEST ONLY: registers the ``forger`` generator."""
-
-    @hookimpl
-    def register_generators(self, register):
-        register("forger", HostileGenerator, description="TEST ONLY: scaffolds that forge their outcome")
-
-
-@pytest.fixture
-def forger_plugins():
-    return load_plugins(entry_points=False, extra=(fake_solver, ForgerPlugin()))
-
-
-def test_forged_outcomes_are_recorded_and_the_run_directory_stays_usable(tmp_path, forger_plugins, capsys):
-    bundle = write_bundle(tmp_path / "hostile.jsonl", list(HOSTILE))
-    out = tmp_path / "run"
-    config = RunConfig(bundle=bundle, out=out, solver="fake", generator="forger")
-    summary = run(config, plugins=forger_plugins)
-    assert summary.written == len(HOSTILE)
-    records = {r.item_id: r for r in read_records(out)}
-    assert "cgr: warning" not in capsys.readouterr().err  # every record written is valid
-    assert {i: (r.assisted.status, r.assisted.error) for i, r in records.items()} == EXPECTED
-    assert records["honest"].assisted.answer == "C"  # the fake solver picks the last choice
-    assert records["fake-syntax"].assisted.calls == 1
-    for r in records.values():
-        error = r.assisted.error or ""
-        assert "\n" not in error and len(error) <= MAX_ERROR_CHARS + 3
-
-    res = cli("report", out, "--format", "json", "--resamples", "200")
-    assert res.exit_code == 0, res.output
-    assert sum(c["n"] for c in json.loads(res.stdout)["cells"]) == len(HOSTILE)
-
-    res = cli("audit", out, "--json")
-    assert res.exit_code == 0, res.output
-    assert sorted(json.loads(line)["item_id"] for line in res.stdout.strip().splitlines()) == sorted(HOSTILE)
-
-    res = cli("replay", out)
-    assert res.exit_code == 0, res.output
-    assert f"{len(HOSTILE)} record(s) replayed without a model: {len(HOSTILE)} reproduced, 0 differ" in res.output
-
-    before = (out / "records.jsonl").read_bytes()
-    again = run(config.model_copy(update={"resume": True}), plugins=forger_plugins)
-    assert (again.written, again.skipped, again.total) == (0, len(HOSTILE), len(HOSTILE))
-    assert (out / "records.jsonl").read_bytes() == before
-
-
-# ----------------------------------------------------- 4. a hand-corrupted records.jsonl line ---
-
-def test_a_corrupted_record_line_is_skipped_and_counted_done(tmp_path, toy_bundle, capsys):
-    plugins = load_plugins(entry_points=False, extra=(fake_solver,))
-    out = tmp_path / "run"
-    config = RunConfig(bundle=toy_bundle, out=out, solver="fake")
-    run(config, plugins=plugins)
-    path = out / "records.jsonl"
-    lines = path.read_text().splitlines()
-    bad = json.loads(lines[1])
-    assert bad["item_id"] == "geo-2"
-    bad["assisted"]["error"] = {"x": 1}
-    lines[1] = json.dumps(bad)
-    path.write_text("\n".join(lines) + "\n")
-    corrupted = path.read_bytes()
-    capsys.readouterr()
-
-    assert [r.item_id for r in read_records(out)] == ["geo-1", "sci-1"]
-    err = capsys.readouterr().err
-    assert re.fullmatch(rf"cgr: warning: {re.escape(str(path))}:2: invalid record \(.+\), skipped\n", err), err
-
-    res = cli("report", out, "--format", "json", "--resamples", "200")
-    assert res.exit_code == 0, res.output
-    assert sum(c["n"] for c in json.loads(res.stdout)["cells"]) == 2
-    assert "cgr: warning: " in res.stderr and ":2: invalid record (" in res.stderr
-
-    store = RunStore(out, read_manifest(out), resume=True)
-    store.close()
-    assert store.done == {"geo-1", "geo-2", "sci-1"}
-
-    again = run(config.model_copy(update={"resume": True}), plugins=plugins)
-    assert (again.written, again.skipped) == (0, 3)  # geo-2 is not redone (and not looped on)
-    assert path.read_bytes() == corrupted

@@ -14,8 +14,19 @@ import pytest
 def test_sigkill_then_resume(tmp_path, workers):
     out = tmp_path / "run"
     records = out / "records.jsonl"
-    cmd = [sys.executable, "-m", "cgr.kernel.cli", "run", "--solver", "echo", "--out", str(out), "-q",
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "cgr.kernel.cli",
+        "run",
+        "--solver",
+        "echo",
+        "--out",
+        str(out),
+        "-q",
+        "--workers",
+        str(workers),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     try:

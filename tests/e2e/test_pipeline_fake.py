@@ -28,8 +28,18 @@ def test_run_writes_contract_records(plugins, toy_bundle, tmp_path):
     assert len(lines) == 3
     for line in lines:
         rec = json.loads(line)
-        for key in ("item_id", "dataset", "task", "solver", "generator", "gold", "direct", "assisted",
-                    "generator_side", "audits"):
+        for key in (
+            "item_id",
+            "dataset",
+            "task",
+            "solver",
+            "generator",
+            "gold",
+            "direct",
+            "assisted",
+            "generator_side",
+            "audits",
+        ):
             assert key in rec
         for ch in ("direct", "assisted", "generator_side"):
             assert {"answer", "correct", "calls"} <= set(rec[ch])
@@ -113,8 +123,9 @@ def test_generator_failure_is_recorded(plugins, toy_bundle, tmp_path):
 
 
 def test_records_validate_against_the_published_schema(plugins, toy_bundle, tmp_path):
-    import jsonschema
     from pathlib import Path
+
+    import jsonschema
 
     specs = Path(__file__).resolve().parents[2] / "specs" / "schemas"
     out = tmp_path / "run"
@@ -228,8 +239,8 @@ def test_budget_matched_baseline(plugins, toy_bundle, tmp_path):
 
 
 def test_no_budget_fields_without_the_baseline(plugins, toy_bundle, tmp_path):
-    from cgr.plugins.stats import report
     from cgr.plugins.reports import format_table
+    from cgr.plugins.stats import report
 
     run(config(toy_bundle, tmp_path / "run"), plugins=plugins)
     rep = report(read_records(tmp_path / "run"), resamples=100)
@@ -239,8 +250,7 @@ def test_no_budget_fields_without_the_baseline(plugins, toy_bundle, tmp_path):
 
 
 def test_fuel_exhaustion_is_its_own_record_status(plugins, toy_bundle, tmp_path):
-    cfg = config(toy_bundle, tmp_path / "run", limit=1,
-                 limits=SandboxLimits(timeout_s=60.0, fuel=50_000_000))
+    cfg = config(toy_bundle, tmp_path / "run", limit=1, limits=SandboxLimits(timeout_s=60.0, fuel=50_000_000))
     engine = Engine.from_config(cfg, plugins)
     engine.generator, engine.generator_name = HostileGenerator(), "hostile"  # geo-1 loops forever
     (record,) = run(cfg, engine=engine).records
@@ -260,9 +270,17 @@ def test_scoring_calls_count_their_tokens(plugins, toy_bundle, tmp_path):
 
 
 def many_items(path, n=13):
-    rows = [{"id": f"q{i:02d}", "dataset": "toy", "task": f"t{i % 3}", "question": f"Which one is Paris ({i})?",
-             "choices": ["Rome", "Paris", "Oslo"] if i % 2 else ["Paris", "Lima", "Oslo", "Bern"],
-             "answer": "B" if i % 3 else "A"} for i in range(n)]
+    rows = [
+        {
+            "id": f"q{i:02d}",
+            "dataset": "toy",
+            "task": f"t{i % 3}",
+            "question": f"Which one is Paris ({i})?",
+            "choices": ["Rome", "Paris", "Oslo"] if i % 2 else ["Paris", "Lima", "Oslo", "Bern"],
+            "answer": "B" if i % 3 else "A",
+        }
+        for i in range(n)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 

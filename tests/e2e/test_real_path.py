@@ -5,20 +5,19 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from pathlib import Path
-
 from cgr.kernel.api import SolverConfig
-from cgr.plugins.llama_solver import LlamaSolver, resolve_model
+from cgr.plugins.llama_solver import load_solver, resolve_model
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def solver():
-    return LlamaSolver(SolverConfig())
+    return load_solver(SolverConfig())
 
 
 def test_default_model_comes_from_the_pypi_package():
@@ -28,12 +27,14 @@ def test_default_model_comes_from_the_pypi_package():
 
 
 def test_solver_is_one_instance_and_reports_facts(solver):
-    assert LlamaSolver(SolverConfig()) is solver
+    assert load_solver(SolverConfig()) is solver
     info = solver.info()
     assert info["model_sha256"] == hashlib.sha256(solver.path.read_bytes()).hexdigest()
     assert info["n_layers"] == 30 and info["gpu_offload"] in {"none", "all", "partial"}
     assert info["chat_template"] is True
-    assert info["n_threads"] == solver.n_threads == max(1, min(8, len(os.sched_getaffinity(0))))  # affinity, not the machine
+    assert (
+        info["n_threads"] == solver.n_threads == max(1, min(8, len(os.sched_getaffinity(0))))
+    )  # affinity, not the machine
 
 
 def test_logprobs_are_consistent_and_informative(solver):
@@ -61,8 +62,12 @@ def test_complete_and_constrained_choice(solver):
 
 def test_cgr_run_limit_40_end_to_end(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "run", "--limit", "40", "--out", str(out)],
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cgr.kernel.cli", "run", "--limit", "40", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert len(records) == 40 and len({r["item_id"] for r in records}) == 40
@@ -82,8 +87,9 @@ def test_cgr_run_limit_40_end_to_end(tmp_path):
         assert task in proc.stdout
     assert "calls d/a" in proc.stdout and "nonzero_baseline" in proc.stdout
     # the records explain their assisted answers: replayed from their traces, without the model
-    proc = subprocess.run([sys.executable, "-m", "cgr.kernel.cli", "replay", str(out)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cgr.kernel.cli", "replay", str(out)], capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "40 record(s) replayed without a model: 40 reproduced, 0 differ" in proc.stdout
 
@@ -111,18 +117,28 @@ def test_llm_generator_runs_the_real_model(tmp_path):
     assert len(records) == 2
     for r in records:
         assert r.generator_side.calls == 1 and r.generator_side.raw.strip()
-        assert r.assisted.status in {"ok", "no_submit", "invalid_submit", "error", "syntax", "timeout",
-                                     "memory", "output_cap", "call_budget", "generator_error"}
+        assert r.assisted.status in {
+            "ok",
+            "no_submit",
+            "invalid_submit",
+            "error",
+            "syntax",
+            "timeout",
+            "memory",
+            "output_cap",
+            "call_budget",
+            "generator_error",
+        }
         assert r.direct.method == "label_logprobs"
 
 
 def test_sampling_is_diverse_yet_reproducible():
     """Samples depend on the seed the caller passes, never on how often a prompt was asked before."""
     prompt = "Write one word that rhymes with cat."
-    first = LlamaSolver(SolverConfig(n_ctx=1024))
+    first = load_solver(SolverConfig(n_ctx=1024))
     texts = [first.complete(prompt, max_tokens=6, temperature=1.5, seed=s).text for s in range(6)]
     assert len(set(texts)) >= 2  # distinct draws for distinct seeds
-    again = LlamaSolver(SolverConfig(n_ctx=1536))
+    again = load_solver(SolverConfig(n_ctx=1536))
     assert [again.complete(prompt, max_tokens=6, temperature=1.5, seed=s).text for s in range(6)] == texts
     # asking again with the same seed draws the same sample: no hidden per-prompt counter
     assert first.complete(prompt, max_tokens=6, temperature=1.5, seed=3).text == texts[3]
@@ -152,15 +168,17 @@ def test_no_state_crosses_calls_or_items():
 
     items = load_bundle(None).items
     target, others = items[0], items[1:101]
-    solver = LlamaSolver(SolverConfig(n_ctx=2048, seed=11))
+    solver = load_solver(SolverConfig(n_ctx=2048, seed=11))
 
     def answers(item):
         view = item.guest_view()
         prompt = prompts.render_direct(view)
-        return (list(solver.label_logprobs(prompt, list(item.labels))),
-                list(solver.logprobs(f"Question: {item.question}\nAnswer:", [" " + c for c in item.choices])),
-                solver.complete(prompt, max_tokens=8).text,
-                solver.complete(prompt, max_tokens=8, temperature=1.0, seed=5).text)
+        return (
+            list(solver.label_logprobs(prompt, list(item.labels))),
+            list(solver.logprobs(f"Question: {item.question}\nAnswer:", [" " + c for c in item.choices])),
+            solver.complete(prompt, max_tokens=8).text,
+            solver.complete(prompt, max_tokens=8, temperature=1.0, seed=5).text,
+        )
 
     alone = answers(target)
     for other in others:  # 100 other items' calls of every kind, sharing prefixes with the target's

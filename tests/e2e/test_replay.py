@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from cgr.kernel.cli import main
 from cgr.kernel.config import RunConfig
 from cgr.kernel.pipeline import Engine, run
-from cgr.plugins.replay import replay
 from cgr.kernel.store import StoreError
+from cgr.plugins.replay import replay
 from tests.plugins.fake_solver import FakeSolver
 
 

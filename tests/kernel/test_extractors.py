@@ -1,6 +1,6 @@
 import pytest
 
-from cgr.kernel.channels import extract_label
+from cgr.kernel.chain import extract_label
 from cgr.plugins import extractors as ex
 
 L, C = ["A", "B", "C", "D"], ["Berlin", "Paris", "Rome", "iron oxide"]
@@ -9,10 +9,19 @@ L, C = ["A", "B", "C", "D"], ["Berlin", "Paris", "Rome", "iron oxide"]
 @pytest.mark.parametrize(
     "text, want",
     [
-        ("B", "B"), ("(c)", "C"), (" D. ", "D"), ("b", "B"),
-        ("The answer is C.", "C"), ("Answer: (A)", "A"), ("B. Paris", "B"),
-        ("I think it is Paris", "B"), ("Berlin or Rome", None), ("", None), ("E", None),
-        ("The answer is A, no wait, the answer is B", None), ("iron", None),
+        ("B", "B"),
+        ("(c)", "C"),
+        (" D. ", "D"),
+        ("b", "B"),
+        ("The answer is C.", "C"),
+        ("Answer: (A)", "A"),
+        ("B. Paris", "B"),
+        ("I think it is Paris", "B"),
+        ("Berlin or Rome", None),
+        ("", None),
+        ("E", None),
+        ("The answer is A, no wait, the answer is B", None),
+        ("iron", None),
         ("a lot of thinking", None),
     ],
 )

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from cgr.kernel.channels import MAX_EXTRACT_CHARS, extract_label
+from cgr.kernel.chain import MAX_EXTRACT_CHARS, extract_label
 from cgr.kernel.manager import Entry
 from cgr.plugins import extractors as ex
 
@@ -163,7 +163,7 @@ def test_extract_label_reads_the_final_answer_of_long_output(plugins):
 
 def test_extract_label_work_does_not_grow_past_the_cap(plugins):
     chain = plugins.extractors()
-    per = [count_ops(lambda: extract_label(chain, "answer " * (n // 7), L, C)) for n in (MB, 2 * MB)]
+    per = [count_ops(lambda n=n: extract_label(chain, "answer " * (n // 7), L, C)) for n in (MB, 2 * MB)]
     assert per[0] == per[1] <= len(chain) * (K * MAX_EXTRACT_CHARS + BASE)
 
 
@@ -173,8 +173,17 @@ def test_extract_label_work_does_not_grow_past_the_cap(plugins):
 @pytest.mark.parametrize(
     "text, want",
     [
-        (" [b] ", "B"), ("\u00a0(C)\u2003", "C"), ("(B]", "B"), ("B):", "B"), ("( B ) .", "B"),
-        ("B.)", None), ("((B)", None), ("B C", None), ("ABCD", None), ("é", None), ("()", None),
+        (" [b] ", "B"),
+        ("\u00a0(C)\u2003", "C"),
+        ("(B]", "B"),
+        ("B):", "B"),
+        ("( B ) .", "B"),
+        ("B.)", None),
+        ("((B)", None),
+        ("B C", None),
+        ("ABCD", None),
+        ("é", None),
+        ("()", None),
         ("(" + " " * 1000 + "D" + " " * 1000 + ")", "D"),
     ],
 )
@@ -185,10 +194,17 @@ def test_exact_label(text, want):
 @pytest.mark.parametrize(
     "text, want",
     [
-        ("the answer is option B", "B"), ("Answer:(c)", "C"), ("choice = [D]", "D"),
-        ("The correct option is B.", "B"), ("ANSWER IS A", "A"), ("answer is\n\n  (B)", "B"),
-        ("the answer is Paris", None), ("the answer is B, i.e. option B", "B"),
-        ("answer is A; choice: B", None), ("answer is AB", None), ("answer is (A)x", "A"),
+        ("the answer is option B", "B"),
+        ("Answer:(c)", "C"),
+        ("choice = [D]", "D"),
+        ("The correct option is B.", "B"),
+        ("ANSWER IS A", "A"),
+        ("answer is\n\n  (B)", "B"),
+        ("the answer is Paris", None),
+        ("the answer is B, i.e. option B", "B"),
+        ("answer is A; choice: B", None),
+        ("answer is AB", None),
+        ("answer is (A)x", "A"),
         ("answer:" + " " * 1000 + "C", "C"),
     ],
 )
@@ -198,15 +214,49 @@ def test_answer_is(text, want):
 
 @pytest.mark.parametrize(
     "text, want",
-    [("(C) because", "C"), ("[B]\tx", "B"), ("B.", "B"), ("B.Paris", None), ("ABCD. x", None),
-     ("  D : y", "D"), ("b) Paris", None)],
+    [
+        ("(C) because", "C"),
+        ("[B]\tx", "B"),
+        ("B.", "B"),
+        ("B.Paris", None),
+        ("ABCD. x", None),
+        ("  D : y", "D"),
+        ("b) Paris", None),
+    ],
 )
 def test_leading_label(text, want):
     assert ex.leading_label(text, L, C) == want
 
 
-PIECES = ["answer", "Option", "CHOICE", "is", "IS", ":", "=", "(", "[", ")", "]", ".", " ", "  ", "\t",
-          "\n", "\u00a0", "A", "b", "c", "x", "1", "ab1", "abcd", "é", "'", "!"]
+PIECES = [
+    "answer",
+    "Option",
+    "CHOICE",
+    "is",
+    "IS",
+    ":",
+    "=",
+    "(",
+    "[",
+    ")",
+    "]",
+    ".",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\u00a0",
+    "A",
+    "b",
+    "c",
+    "x",
+    "1",
+    "ab1",
+    "abcd",
+    "é",
+    "'",
+    "!",
+]
 
 
 def test_same_results_as_the_old_regexes_on_short_text():

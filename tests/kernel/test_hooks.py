@@ -63,6 +63,7 @@ def test_every_family_is_called_once_through_pluggy_so_wrappers_see_it():
         pass
 
     for name in set(HOOKS.values()) - {"register_commands"}:
+
         def wrapper(self, name=name, **kwargs):
             seen.append(name)
             return (yield)
@@ -124,7 +125,9 @@ def test_a_command_clash_needs_replace_command():
                 click.echo("mine")
 
     loaded = load_plugins(entry_points=False, extra=(Clash(),))
-    with pytest.raises(PluginError, match=r"command 'report' registered twice: by 'cgr.plugins.reports' and by '\S*Clash'"):
+    with pytest.raises(
+        PluginError, match=r"command 'report' registered twice: by 'cgr.plugins.reports' and by '\S*Clash'"
+    ):
         loaded.add_commands(click.Group("cgr"))
 
     class Replace:

@@ -1,7 +1,7 @@
 import pytest
 
-from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel import manager
+from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import DEFAULT_PLUGINS, PluginError, UnknownPluginError, check_solver, load_plugins
 
 
@@ -53,7 +53,8 @@ def test_disable_env_warns_once_about_unknown_names(monkeypatch, capsys):
     load_plugins(entry_points=False)
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(
-        "cgr: warning: CGR_DISABLE_PLUGINS names unknown plugin(s): echo_solvr (known: cgr.plugins.audit_command, ")
+        "cgr: warning: CGR_DISABLE_PLUGINS names unknown plugin(s): echo_solvr (known: cgr.plugins.audit_command, "
+    )
     assert "cgr.plugins.echo_solver" in err[0]
     monkeypatch.setenv("CGR_DISABLE_PLUGINS", "cgr.plugins.echo_solver")
     load_plugins(entry_points=False)
@@ -88,17 +89,26 @@ def test_check_solver_accepts_the_protocol_and_optional_extras(plugins):
     check_solver(plugins.solver("fake").obj(), "fake")
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"complete": lambda self, prompt, *, max_tokens=256, temperature=0.0, stop=None: None},
-     "complete() lacks keyword 'choices'"),
-    ({"logprobs": None}, "has no logprobs() method"),
-    ({"label_logprobs": 3}, "label_logprobs is not callable"),
-    ({"logprobs": lambda self, prompt: None},
-     "logprobs() takes 1 positional argument(s), the protocol passes 2 (prompt, continuations)"),
-    ({"info": lambda self, verbose: None}, "info() requires 'verbose', which the protocol never passes"),
-    ({"complete": lambda self, prompt, *, model, max_tokens=256, temperature=0.0, stop=None, choices=None: None},
-     "complete() requires 'model', which the protocol never passes"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (
+            {"complete": lambda self, prompt, *, max_tokens=256, temperature=0.0, stop=None: None},
+            "complete() lacks keyword 'choices'",
+        ),
+        ({"logprobs": None}, "has no logprobs() method"),
+        ({"label_logprobs": 3}, "label_logprobs is not callable"),
+        (
+            {"logprobs": lambda self, prompt: None},
+            "logprobs() takes 1 positional argument(s), the protocol passes 2 (prompt, continuations)",
+        ),
+        ({"info": lambda self, verbose: None}, "info() requires 'verbose', which the protocol never passes"),
+        (
+            {"complete": lambda self, prompt, *, model, max_tokens=256, temperature=0.0, stop=None, choices=None: None},
+            "complete() requires 'model', which the protocol never passes",
+        ),
+    ],
+)
 def test_check_solver_names_the_method_and_the_problem(change, problem):
     broken = type("Broken", (_Good,), change)()
     with pytest.raises(PluginError) as exc:

@@ -2,13 +2,18 @@ import numpy as np
 import pytest
 
 from cgr.kernel.records import AssistedChannel, DirectChannel, GeneratorChannel, Record
-from cgr.plugins.stats import cells, paired_bootstrap, partitions, report
 from cgr.plugins.reports import format_markdown, format_table
+from cgr.plugins.stats import cells, paired_bootstrap, partitions, report
 
 
 def rec(task, d, a, i=0, solver="s"):
     return Record(
-        item_id=f"{task}-{i}", dataset="ds", task=task, solver=solver, generator="g", gold="A",
+        item_id=f"{task}-{i}",
+        dataset="ds",
+        task=task,
+        solver=solver,
+        generator="g",
+        gold="A",
         direct=DirectChannel(answer="A" if d else "B", correct=d, calls=1),
         assisted=AssistedChannel(answer="A" if a else "B", correct=a, calls=3),
         generator_side=GeneratorChannel(answer=None, correct=False, calls=0),
@@ -21,11 +26,13 @@ def make(spec):
 
 
 def test_cells_and_partitions():
-    records = make({
-        "t1": [(1, 1), (0, 1), (0, 1), (1, 0)],      # direct .5, assisted .75
-        "t2": [(0, 1), (0, 0)],                      # zero baseline
-        "t3": [(1, 1), (1, 1), (0, 0), (0, 1)],      # .5 -> .75
-    })
+    records = make(
+        {
+            "t1": [(1, 1), (0, 1), (0, 1), (1, 0)],  # direct .5, assisted .75
+            "t2": [(0, 1), (0, 0)],  # zero baseline
+            "t3": [(1, 1), (1, 1), (0, 0), (0, 1)],  # .5 -> .75
+        }
+    )
     rows = {c["task"]: c for c in cells(records)}
     assert rows["t1"]["direct_acc"] == 0.5 and rows["t1"]["assisted_acc"] == 0.75
     assert rows["t2"]["assisted_calls"] == 3.0
@@ -68,8 +75,11 @@ def test_cells_keep_solver_models_and_generators_apart():
     other_gen.generator = "llm/smollm2-135m"
     rep = report(records + [other_gen], resamples=100)
     keys = {(c["solver"], c["generator"]): c["n"] for c in rep["cells"]}
-    assert keys == {("llama/smollm2-135m", "g"): 2, ("llama/gemma3-270m", "g"): 2,
-                    ("llama/gemma3-270m", "llm/smollm2-135m"): 1}
+    assert keys == {
+        ("llama/smollm2-135m", "g"): 2,
+        ("llama/gemma3-270m", "g"): 2,
+        ("llama/gemma3-270m", "llm/smollm2-135m"): 1,
+    }
     assert rep["partitions"]["all"]["n_cells"] == 3
     assert "llm/smollm2-135m" in format_table(rep)
 
@@ -83,15 +93,17 @@ def test_markdown_has_the_same_numbers_as_the_text_table():
     assert "| s | down | 2 | 1.00 | 0.50 | - | 1.0/3.0 | 0/0 | 0/0 | 0 |" in md
     p = rep["partitions"]["nonzero_baseline"]
     row = next(x for x in md if x.startswith("| nonzero_baseline |"))
-    assert row == (f"| nonzero_baseline | 2 | {p['macro_direct']:.3f} | {p['macro_assisted']:.3f} | "
-                   f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] | {p['mcnemar_p']:.3g} |")
+    assert row == (
+        f"| nonzero_baseline | 2 | {p['macro_direct']:.3f} | {p['macro_assisted']:.3f} | "
+        f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] | {p['mcnemar_p']:.3g} |"
+    )
     assert f"delta={p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" in format_table(rep)
     assert md[-1] == "Regressions (assisted < direct): down"
 
 
 def test_compare_pairs_items_across_runs_by_id():
-    from cgr.plugins.stats import compare
     from cgr.plugins.reports import format_comparison
+    from cgr.plugins.stats import compare
 
     # run A: assisted right on 1 of 4 in t1, 2 of 2 in t2; run B: 3 of 4 and 1 of 2, plus an item A lacks
     a = make({"t1": [(0, 1), (0, 0), (0, 0), (0, 0)], "t2": [(0, 1), (0, 1)]})

@@ -7,16 +7,31 @@ from cgr.kernel.store import RunStore, StoreError, read_records
 
 
 def manifest(sha="abc"):
-    return RunManifest(cgr_version="0", created="now", config={}, bundle={"sha256": sha},
-                       solver={"name": "fake"}, generator={"name": "template"}, extractors=[],
-                       auditors=[], versions={})
+    return RunManifest(
+        cgr_version="0",
+        created="now",
+        config={},
+        bundle={"sha256": sha},
+        solver={"name": "fake"},
+        generator={"name": "template"},
+        extractors=[],
+        auditors=[],
+        versions={},
+    )
 
 
 def record(i):
-    return Record(item_id=f"i{i}", dataset="d", task="t", solver="fake", generator="template", gold="A",
-                  direct=DirectChannel(answer="A", correct=True, calls=1),
-                  assisted=AssistedChannel(answer=None, correct=False, calls=0, status="timeout"),
-                  generator_side=GeneratorChannel(answer=None, correct=False, calls=0))
+    return Record(
+        item_id=f"i{i}",
+        dataset="d",
+        task="t",
+        solver="fake",
+        generator="template",
+        gold="A",
+        direct=DirectChannel(answer="A", correct=True, calls=1),
+        assisted=AssistedChannel(answer=None, correct=False, calls=0, status="timeout"),
+        generator_side=GeneratorChannel(answer=None, correct=False, calls=0),
+    )
 
 
 def test_append_and_read_back(tmp_path):

@@ -38,8 +38,10 @@ class FakeSolver:
         self.calls.append(("logprobs", prompt))
         # Scores says what the scoring read (characters stand in for tokens, as in complete);
         # label_logprobs returns a plain list, which stays valid (tokens unknown: 0).
-        return Scores([0.0 if FAKE_FAVOURITE in c else -10.0 for c in continuations],
-                      prompt_tokens=len(prompt) + sum(len(c) for c in continuations))
+        return Scores(
+            [0.0 if FAKE_FAVOURITE in c else -10.0 for c in continuations],
+            prompt_tokens=len(prompt) + sum(len(c) for c in continuations),
+        )
 
 
 @hookimpl

@@ -84,9 +84,9 @@ def test_the_installed_llama_cpp_has_the_field():
 
 def test_unknown_or_bad_options_are_refused():
     with pytest.raises(SolverError, match=r"unknown --solver-option nosuch \(known: extra_buffers=auto\|on\|off\)"):
-        llama_solver.LlamaSolver(SolverConfig(options={"nosuch": "1"}))
+        llama_solver.load_solver(SolverConfig(options={"nosuch": "1"}))
     with pytest.raises(SolverError, match="extra_buffers=maybe: expected one of auto, on, off"):
-        llama_solver.LlamaSolver(SolverConfig(options={"extra_buffers": "maybe"}))
+        llama_solver.load_solver(SolverConfig(options={"extra_buffers": "maybe"}))
 
 
 @pytest.mark.slow
@@ -98,12 +98,12 @@ def test_real_model_records_the_choice_and_answers_the_same_without_extra_buffer
         llama_solver.resolve_model(None)
     except SolverError as exc:
         pytest.skip(str(exc))
-    auto = llama_solver.LlamaSolver(SolverConfig(n_ctx=512))
+    auto = llama_solver.load_solver(SolverConfig(n_ctx=512))
     has_amx = any(f.startswith("amx") for f in cpu_flags())
     info = auto.info()
     assert info["extra_buffers"] is (not has_amx) or "AMX_INT8" in info["extra_buffers_reason"]
     assert info["extra_buffers_reason"].startswith("off: " if not info["extra_buffers"] else "on: ")
-    off = llama_solver.LlamaSolver(SolverConfig(n_ctx=512, options={"extra_buffers": "off"}))
+    off = llama_solver.load_solver(SolverConfig(n_ctx=512, options={"extra_buffers": "off"}))
     assert off is not auto and off.info()["extra_buffers"] is False
     prompt = "Question: Which is a planet?\nA. Mars\nB. Moon\nC. Sun\nAnswer:"
     a, b = auto.label_logprobs(prompt, ["A", "B", "C"]), off.label_logprobs(prompt, ["A", "B", "C"])

@@ -10,7 +10,7 @@ import pytest
 from cgr.kernel.api import SolverConfig, SolverError
 from cgr.plugins import llama_load, llama_solver
 from cgr.plugins.llama_load import MODELS, ModelCache, ModelKey
-from cgr.plugins.llama_solver import LlamaSolver
+from cgr.plugins.llama_solver import LlamaSolver, load_solver
 
 KEY = ModelKey("/m.gguf", 2048, None, None, 0, "auto")
 
@@ -71,27 +71,26 @@ def fake_loads(tmp_path, monkeypatch):
     gguf.write_bytes(b"GGUF")
     loads = []
 
-    def loaded(cls, config, model_name, path):
+    def load(self, config, model_name, path):
         loads.append(config)
-        return object.__new__(cls)
 
     monkeypatch.setattr(llama_load, "MODELS", ModelCache())
     monkeypatch.setattr(llama_solver, "MODELS", llama_load.MODELS)
-    monkeypatch.setattr(LlamaSolver, "_loaded", classmethod(loaded))
+    monkeypatch.setattr(LlamaSolver, "_load", load)
     return str(gguf), loads
 
 
 def test_the_solver_is_shared_by_equal_settings_and_loaded_again_for_others(fake_loads):
     model, loads = fake_loads
-    first = LlamaSolver(SolverConfig(model=model))
-    assert LlamaSolver(SolverConfig(model=model)) is first  # e.g. a run's solver and its llm generator
-    assert LlamaSolver(SolverConfig(model=model, options={"extra_buffers": "auto"})) is first
+    first = load_solver(SolverConfig(model=model))
+    assert load_solver(SolverConfig(model=model)) is first  # e.g. a run's solver and its llm generator
+    assert load_solver(SolverConfig(model=model, options={"extra_buffers": "auto"})) is first
     others = [
-        LlamaSolver(SolverConfig(model=model, n_ctx=4096)),
-        LlamaSolver(SolverConfig(model=model, seed=1)),
-        LlamaSolver(SolverConfig(model=model, n_threads=1)),
-        LlamaSolver(SolverConfig(model=model, gpu_layers=0)),
-        LlamaSolver(SolverConfig(model=model, options={"extra_buffers": "off"})),
+        load_solver(SolverConfig(model=model, n_ctx=4096)),
+        load_solver(SolverConfig(model=model, seed=1)),
+        load_solver(SolverConfig(model=model, n_threads=1)),
+        load_solver(SolverConfig(model=model, gpu_layers=0)),
+        load_solver(SolverConfig(model=model, options={"extra_buffers": "off"})),
     ]
     assert len({id(s) for s in [first, *others]}) == 6 and len(loads) == 6
     assert len(llama_solver.MODELS) == 6 and MODELS is not llama_solver.MODELS  # the fixture's own cache
@@ -100,7 +99,7 @@ def test_the_solver_is_shared_by_equal_settings_and_loaded_again_for_others(fake
 def test_bad_options_fail_before_anything_loads(fake_loads):
     model, loads = fake_loads
     with pytest.raises(SolverError, match="unknown --solver-option nosuch"):
-        LlamaSolver(SolverConfig(model=model, options={"nosuch": "1"}))
+        load_solver(SolverConfig(model=model, options={"nosuch": "1"}))
     assert loads == [] and len(llama_solver.MODELS) == 0
 
 

@@ -83,14 +83,14 @@ def real(url: str, **options) -> OpenAISolver:
 
 @pytest.mark.slow
 def test_real_server_logprobs_rank_paris_and_match_the_llama_solver(llama_server):
-    from cgr.plugins.llama_solver import LlamaSolver
+    from cgr.plugins.llama_solver import load_solver
 
     solver = real(llama_server)
     paris, berlin = solver.logprobs(CLOZE, [" Paris", " Berlin"])
     assert berlin < paris < 0
     # llama-cpp-python's server echoes one position late for SmolLM2 (no BOS): detected, corrected.
     assert solver.info()["echo_alignment"] == "shifted"
-    local = LlamaSolver(SolverConfig(n_threads=1)).logprobs(CLOZE, [" Paris"])[0]
+    local = load_solver(SolverConfig(n_threads=1)).logprobs(CLOZE, [" Paris"])[0]
     assert paris == pytest.approx(local, abs=0.75)  # batched vs one-token logits differ a little
 
 

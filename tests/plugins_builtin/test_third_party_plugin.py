@@ -25,32 +25,42 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cgr-example-solver
 CLI = [sys.executable, "-m", "cgr.kernel.cli"]
 
 BROKEN = {  # distribution -> (entry-point name, module name, module source)
-    "cgr-broken-import": ("broken-import", "cgr_broken_import",
-                          "import cgr_no_such_dependency  # noqa: F401  (a missing dependency)\n"),
-    "cgr-broken-typo": ("broken-typo", "cgr_broken_typo",
-                        "from cgr.kernel.hookspecs import hookimpl\n\n\n@hookimpl\n"
-                        "def register_solver(register):  # typo: the hook is register_solvers\n"
-                        "    register('typo', object)\n"),
+    "cgr-broken-import": (
+        "broken-import",
+        "cgr_broken_import",
+        "import cgr_no_such_dependency  # noqa: F401  (a missing dependency)\n",
+    ),
+    "cgr-broken-typo": (
+        "broken-typo",
+        "cgr_broken_typo",
+        "from cgr.kernel.hookspecs import hookimpl\n\n\n@hookimpl\n"
+        "def register_solver(register):  # typo: the hook is register_solvers\n"
+        "    register('typo', object)\n",
+    ),
 }
 
 
 def pip(*args: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pip", *args, "-q", "--disable-pip-version-check"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "-q", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
 
 
 def cgr(*args, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
     """The example plugin, pip-installed (from a copy, so no build files land in the tree)."""
     src = tmp_path_factory.mktemp("example") / "cgr-example-solver"
-    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__",
-                                                                ".pytest_cache"))
+    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
     try:
         pip("install", "--no-deps", "--no-build-isolation", str(src))
         importlib.invalidate_caches()
@@ -72,11 +82,11 @@ def broken_env(tmp_path_factory):
             f'[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
             f'[project]\nname = "{dist}"\nversion = "0.0.1"\n\n'
             f'[project.entry-points.cgr]\n"{ep}" = "{module}"\n\n'
-            f'[tool.setuptools]\npy-modules = ["{module}"]\n')
+            f'[tool.setuptools]\npy-modules = ["{module}"]\n'
+        )
     site = root / "site"
     try:
-        pip("install", "--no-deps", "--no-build-isolation", "--target", str(site),
-            *(str(root / d) for d in BROKEN))
+        pip("install", "--no-deps", "--no-build-isolation", "--target", str(site), *(str(root / d) for d in BROKEN))
         yield {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
     finally:
         shutil.rmtree(site, ignore_errors=True)
@@ -94,8 +104,12 @@ def test_cgr_plugins_lists_the_example_with_its_distribution(example):
     proc = cgr("plugins", "--json")
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
-    assert rows["example"] == {"name": "example", "builtin": False,
-                               "distribution": "cgr-example-solver 0.1.0", "solvers": ["example-keyword"]}
+    assert rows["example"] == {
+        "name": "example",
+        "builtin": False,
+        "distribution": "cgr-example-solver 0.1.0",
+        "solvers": ["example-keyword"],
+    }
     assert rows["cgr.plugins.echo_solver"]["builtin"] is True
 
 
@@ -119,8 +133,13 @@ def test_the_cgr_testing_fixtures_see_the_installed_plugin(example, cgr_plugins,
 
 def test_the_example_passes_its_own_tests(example):
     # Its tests use the cgr.testing fixtures, which reach them through the pytest11 entry point.
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          capture_output=True, text=True, timeout=300, cwd=example)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=example,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
@@ -128,9 +147,11 @@ def test_the_example_passes_its_own_tests(example):
 # ---------------------------------------------------------------- broken plugins --------------
 def test_a_plugin_that_fails_to_import_is_named(broken_env):
     line = one_error_line(cgr("plugins", env={**broken_env, "CGR_DISABLE_PLUGINS": "broken-typo"}))
-    assert line == ("cgr: error: plugin 'broken-import' (cgr_broken_import) failed to load: "
-                    "ModuleNotFoundError: No module named 'cgr_no_such_dependency' "
-                    "(set CGR_DISABLE_PLUGINS=broken-import to skip it)")
+    assert line == (
+        "cgr: error: plugin 'broken-import' (cgr_broken_import) failed to load: "
+        "ModuleNotFoundError: No module named 'cgr_no_such_dependency' "
+        "(set CGR_DISABLE_PLUGINS=broken-import to skip it)"
+    )
 
 
 def test_a_misspelt_hook_is_named(broken_env):
@@ -139,8 +160,7 @@ def test_a_misspelt_hook_is_named(broken_env):
 
 
 def test_disabling_the_broken_plugins_makes_the_run_work_again(broken_env, tmp_path):
-    line = one_error_line(cgr("run", "--solver", "echo", "--limit", "1", "--out", tmp_path / "a", "-q",
-                              env=broken_env))
+    line = one_error_line(cgr("run", "--solver", "echo", "--limit", "1", "--out", tmp_path / "a", "-q", env=broken_env))
     assert "'broken-import'" in line or "'broken-typo'" in line
     env = {**broken_env, "CGR_DISABLE_PLUGINS": "broken-import,broken-typo"}
     proc = cgr("run", "--solver", "echo", "--limit", "1", "--out", tmp_path / "b", "-q", env=env)
