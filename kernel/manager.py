@@ -20,21 +20,15 @@ import pluggy
 from cgr.kernel import hookspecs
 from cgr.kernel.api import Adapter, Reader, protocol_problem
 
-#: Built-in plugins, by module name (the kernel knows them by name only).
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "cgr.plugins.llama_solver",
-    "cgr.plugins.echo_solver",
-    "cgr.plugins.openai_solver",
-    "cgr.plugins.template_generator",
-    "cgr.plugins.llm_generator",
-    "cgr.plugins.extractors",
-    "cgr.plugins.auditors",
-    "cgr.plugins.formats",
-    "cgr.plugins.reports",
-    "cgr.plugins.audit_command",
-    "cgr.plugins.replay",
-    "cgr.plugins.sandbox_command",
-)
+
+def builtin_plugins() -> tuple[str, ...]:
+    """The built-in plugins: the entry points of group ``cgr`` that cgr's own distribution declares
+    (``pyproject.toml``), by module name. The kernel knows no plugin by name."""
+    eps = importlib.metadata.entry_points(group=hookspecs.PROJECT)
+    return tuple(ep.value for ep in eps if ep.dist is not None and ep.dist.metadata["name"] == "cgr")
+
+
+DEFAULT_PLUGINS: tuple[str, ...] = builtin_plugins()
 
 #: Comma-separated plugin names (entry-point or module names) that must not be loaded.
 DISABLE_ENV = "CGR_DISABLE_PLUGINS"
@@ -193,6 +187,11 @@ def load_plugins(
 
     Calls ``check_pending()`` so a hookimpl with a typo'd name fails loudly, naming its plugin.
     """
+    if not builtins and builtins is DEFAULT_PLUGINS:
+        raise PluginError(
+            "cgr's built-in plugins are not registered (no entry points of group 'cgr' from the "
+            "cgr distribution): reinstall cgr, e.g. pip install -e ."
+        )
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     disabled = _disabled()
@@ -219,7 +218,7 @@ def _load_entry_points(pm: pluggy.PluginManager, disabled: set[str]) -> dict[str
     # One by one (not pm.load_setuptools_entrypoints) so a broken plugin is named in the error.
     dists: dict[str, str] = {}
     for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
-        if ep.name in disabled or pm.get_plugin(ep.name) is not None:
+        if ep.name in disabled or pm.get_plugin(ep.name) is not None or ep.value in DEFAULT_PLUGINS:
             continue
         try:
             plugin = ep.load()
