@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -94,21 +95,27 @@ class ItemModel(BaseModel):
 
 @dataclass(frozen=True)
 class Bundle:
-    """Validated items and the bundle's manifest."""
+    """Validated items and the bundle's manifest: the ``manifest.json`` beside the file, only when
+    the sha256 it records is the file's own (else ``{}``, and ``manifest_ignored`` says why)."""
 
     path: Path
     items: list[Item]
     manifest: dict[str, Any]
     sha256: str
+    manifest_ignored: str | None = None
 
     def describe(self) -> dict[str, Any]:
-        """What the run manifest records about the bundle."""
+        """What the run manifest records about the bundle: its absolute path (a run can be read from
+        another directory), sha256, and the verified manifest (``None`` when there is none or it
+        describes another file: ``manifest_ignored`` then says why)."""
         return {
-            "path": str(self.path),
+            "path": str(self.path.absolute()),
             "name": self.manifest.get("name", self.path.stem),
             "version": self.manifest.get("version"),
             "sha256": self.sha256,
             "count": len(self.items),
+            "manifest": self.manifest or None,
+            "manifest_ignored": self.manifest_ignored,
         }
 
 
@@ -199,10 +206,20 @@ def _guarded(reader: Reader, path: Path, data: bytes) -> Iterator[tuple[int, obj
         raise BundleError(path, None, None, f"cannot read as {path.suffix}: {type(exc).__name__}: {exc}") from exc
 
 
-def load_bundle(path: Path | str | None = None, readers: Mapping[str, Reader] | None = None) -> Bundle:
+def _warn(message: str) -> None:
+    print(f"cgr: warning: {message}", file=sys.stderr)
+
+
+def load_bundle(
+    path: Path | str | None = None,
+    readers: Mapping[str, Reader] | None = None,
+    *,
+    warn: Callable[[str], None] | None = _warn,
+) -> Bundle:
     """Load and validate a bundle (default: the shipped sample). JSONL, or any format a plugin reads
     (``readers``: suffix -> reader, e.g. ``plugins.readers()``; see :func:`read_values`). Stops at
-    the first bad item."""
+    the first bad item. A ``manifest.json`` beside it that records another sha256 (or none) is
+    ignored, with one line to ``warn`` (default: stderr; ``None``: silent)."""
     path = Path(path) if path is not None else sample_bundle_path()
     try:
         data = path.read_bytes()
@@ -217,14 +234,29 @@ def load_bundle(path: Path | str | None = None, readers: Mapping[str, Reader] | 
         items.append(item)
     if not items:
         raise BundleError(path, None, None, "no items")
+    sha256 = hashlib.sha256(data).hexdigest()
+    manifest, ignored = _verified_manifest(path, sha256)
+    if ignored and warn is not None:
+        warn(f"ignoring {ignored}")
+    return Bundle(path, items, manifest, sha256, ignored)
+
+
+def _verified_manifest(path: Path, sha256: str) -> tuple[dict[str, Any], str | None]:
+    """The ``manifest.json`` beside ``path`` if it records ``sha256`` (the file's own), else ``{}``
+    and why it is not this file's (one line naming both hashes). A manifest that is not a JSON
+    object is a BundleError: it is broken, not someone else's."""
     manifest_path = path.with_name("manifest.json")
-    manifest: dict[str, Any] = {}
-    if manifest_path.is_file():
-        try:
-            loaded = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BundleError(manifest_path, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
-        if not isinstance(loaded, dict):
-            raise BundleError(manifest_path, None, None, f"expected a JSON object, got {type(loaded).__name__}")
-        manifest = loaded
-    return Bundle(path, items, manifest, hashlib.sha256(data).hexdigest())
+    if not manifest_path.is_file():
+        return {}, None
+    try:
+        loaded = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BundleError(manifest_path, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
+    if not isinstance(loaded, dict):
+        raise BundleError(manifest_path, None, None, f"expected a JSON object, got {type(loaded).__name__}")
+    recorded = loaded.get("sha256")
+    if recorded == sha256:
+        return loaded, None
+    if not isinstance(recorded, str) or not recorded:
+        return {}, f"{manifest_path}: it records no sha256, so it cannot vouch for {path.name} (sha256 {sha256})"
+    return {}, f"{manifest_path}: it describes another file (sha256 {recorded}, not {path.name}'s {sha256})"

@@ -8,7 +8,6 @@ import functools
 import json
 import math
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -175,7 +174,10 @@ def main(debug: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------- run -------
-@main.command()
+@main.command(
+    epilog="\b\nExamples:\n  cgr run --limit 40 --out first-run\n"
+    "  cgr run --bundle items.jsonl --strategy pmi --direct-mode grammar --out runs/pmi"
+)
 @click.option(
     "--bundle", type=click.Path(dir_okay=False, path_type=Path), help="JSONL bundle (default: shipped sample)."
 )
@@ -219,7 +221,9 @@ def main(debug: bool) -> None:
     help="Items processed at once (for served models; records stay in bundle order).",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
-@click.option("--quiet", "-q", is_flag=True, help="No per-item progress lines.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress: no bar, spinner or per-item lines (warnings still shown)."
+)
 def run(
     bundle: Path | None,
     limit: int | None,
@@ -246,6 +250,7 @@ def run(
 
     from cgr.kernel import pipeline
     from cgr.kernel.config import RunConfig
+    from cgr.kernel.progress import RunDisplay
     from cgr.kernel.store import count_records, read_records
 
     try:
@@ -273,25 +278,15 @@ def run(
         err = exc.errors()[0]
         raise UserError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
-    started = time.monotonic()
+    display = RunDisplay.for_stderr(quiet)
     warned: list[str] = []
 
     def progress(i: int, n: int, r: Record) -> None:
         error = pipeline.solver_error(r)
         if error and not warned:  # said at once, not after hours of items that all fail the same way
             warned.append(r.item_id)
-            click.echo(f"cgr: warning: first solver error (item {r.item_id}): {error}", err=True)
-        if quiet:
-            return
-        elapsed = time.monotonic() - started
-        eta = elapsed / i * (n - i)
-        click.echo(
-            f"[{i}/{n} {_clock(elapsed)} eta {_clock(eta)}] {r.item_id:<40.40} "
-            f"direct={r.direct.answer or '?'}{'+' if r.direct.correct else '-'} "
-            f"assisted={r.assisted.answer or '?'}{'+' if r.assisted.correct else '-'} "
-            f"({r.assisted.status}, {r.assisted.calls} calls) gold={r.gold}",
-            err=True,
-        )
+            display.warn(f"cgr: warning: first solver error (item {r.item_id}): {error}")
+        display.item(i, n, r)
 
     def on_start(manifest: RunManifest, todo: int, done: int) -> None:
         s, g, b = manifest.solver, manifest.generator, manifest.bundle
@@ -305,16 +300,20 @@ def run(
             f"{todo} to run, {done} already recorded -> {out}/",
             err=True,
         )
+        display.start(todo)
 
     try:
-        summary = pipeline.run(config, progress=progress, on_start=on_start)
+        summary = pipeline.run(config, progress=progress, on_start=on_start, phase=display.phase)
     except KeyboardInterrupt:  # Ctrl-C: what is written stays, and --resume continues from there
+        display.close()
         click.echo(
             f"\ncgr: interrupted: {count_records(out)} record(s) kept in {out}/records.jsonl; "
             "continue with the same command plus --resume",
             err=True,
         )
         sys.exit(130)
+    finally:
+        display.close()
     records = read_records(out)
     table = _root().load().reporter("table").obj
     click.echo(table(ReportRequest(records, runs=[out], seed=seed)))
@@ -332,13 +331,6 @@ def _root() -> CgrGroup:
     root = click.get_current_context().find_root().command
     assert isinstance(root, CgrGroup)
     return root
-
-
-def _clock(seconds: float) -> str:
-    """``m:ss`` (or ``h:mm:ss``) for progress lines."""
-    m, sec = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, Any]:

@@ -139,6 +139,8 @@ def supervise(argv: list[str]) -> int:
         sys.stdout.flush()
         for line in crash_report(argv, -rc):
             print(line, file=sys.stderr)
+        if sys.stderr.isatty():  # the child's progress display hid the cursor
+            sys.stderr.write("\x1b[?25h")
     return 128 - rc
 
 

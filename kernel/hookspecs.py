@@ -115,5 +115,6 @@ def register_commands(cli: CommandGroup, plugins: Plugins) -> None:
     replaces a command of the same name that another plugin added. The kernel's own commands
     (``run``, ``plugins``) cannot be replaced. A command fails with one line, exit 1, by raising
     ``click.ClickException`` or one of the kernel's named errors. Built-ins: ``report``,
-    ``compare``, ``replay``, ``audit``, ``bundle``, ``models`` and ``sandbox``.
+    ``compare``, ``replay``, ``audit``, ``bundle``, ``models``, ``sandbox``, ``export``, ``show``
+    and ``new``.
     """

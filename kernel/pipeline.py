@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass
 from itertools import islice
 
@@ -57,8 +57,16 @@ def run(
     engine: Engine | None = None,
     progress: Callable[[int, int, Record], None] | None = None,
     on_start: Callable[[RunManifest, int, int], None] | None = None,
+    phase: Callable[[str], AbstractContextManager[object]] | None = None,
 ) -> RunSummary:
-    """Run the pipeline over the bundle, appending records to ``config.out`` (resumable)."""
+    """Run the pipeline over the bundle, appending records to ``config.out`` (resumable).
+
+    ``progress(i, n, record)`` follows each record written; ``on_start(manifest, to_do, done)``
+    comes before the first item. With ``phase`` (``phase(message)`` is a context manager, e.g. a
+    spinner), the slow steps before the first item run inside it: loading the solver and
+    generator, and building the sandbox, which is then built before the first item instead of
+    during it."""
+    step: Callable[[str], AbstractContextManager[object]] = phase or (lambda message: nullcontext())
     plugins = plugins or (engine.plugins if engine else load_plugins())
     bundle = load_bundle(config.bundle, readers=plugins.readers())
     items = bundle.items
@@ -74,14 +82,20 @@ def run(
             )
         items = [it for it in items if it.task in config.tasks]
     items = items[: config.limit] if config.limit else items
-    engine = engine or Engine.from_config(config, plugins)
+    if engine is None:
+        what = config.solver + (f" ({config.model})" if config.model else "")
+        with step(f"loading the solver {what} and the generator {config.generator}"):
+            engine = Engine.from_config(config, plugins)
     check_solver(engine.solver, engine.solver_name)  # also a solver swapped into a given engine
     store = RunStore(config.out, engine.manifest(bundle), resume=config.resume)
     todo = [it for it in items if it.id not in store.done]
-    if on_start:
-        on_start(store.manifest, len(todo), len(items) - len(todo))
     written: list[Record] = []
     try:
+        if phase is not None and todo:
+            with phase("preparing the sandbox (the first run compiles it: 10-30 s, once; cached after)"):
+                engine.sandbox.warm(fuel=config.limits.fuel is not None)
+        if on_start:
+            on_start(store.manifest, len(todo), len(items) - len(todo))
         with closing(_process_in_order(engine, todo, config.workers)) as records:  # type: ignore[type-var]
             for i, record in enumerate(records, start=1):
                 store.append(record)

@@ -23,12 +23,11 @@ from pathlib import Path
 import click
 
 from cgr.kernel.api import Completion, Scaffold, Scores
-from cgr.kernel.bundle import load_bundle
 from cgr.kernel.config import RunConfig
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
 from cgr.kernel.records import Record, SolverCall
-from cgr.kernel.store import StoreError, read_manifest, read_records
+from cgr.kernel.store import StoreError, load_run_bundle, read_manifest, read_records
 
 
 class Diverged(RuntimeError):
@@ -122,20 +121,9 @@ def replay_run(
 
     manifest = read_manifest(run_dir)
     records: list[Record] = read_records(run_dir)[:limit]
-    source = bundle or manifest.bundle.get("path")
-    if not source:
-        raise StoreError(f"{run_dir}: the manifest names no bundle; pass --bundle")
-    if bundle is None and not Path(source).is_file():
-        raise StoreError(
-            f"{source}: the run's bundle (named in {Path(run_dir) / 'run.json'}) is not there; pass --bundle PATH"
-        )
     plugins = plugins or load_plugins()
-    loaded = load_bundle(source, readers=plugins.readers())
-    if manifest.bundle.get("sha256") and loaded.sha256 != manifest.bundle["sha256"]:
-        raise StoreError(
-            f"{source}: not the bundle of this run (sha256 {loaded.sha256[:12]}… vs "
-            f"{manifest.bundle['sha256'][:12]}… in {Path(run_dir) / 'run.json'}); pass --bundle PATH"
-        )
+    loaded = load_run_bundle(run_dir, bundle, readers=plugins.readers())  # sha256-checked; says --bundle
+    source = loaded.path
     items = {it.id: it for it in loaded.items}
     config = RunConfig.model_validate({**manifest.config, "resume": False})
     engine = Engine(plugins, TraceSolver([]), None, "trace", "replay", config)

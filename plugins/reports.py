@@ -24,7 +24,7 @@ def _report(request: ReportRequest) -> dict[str, Any]:
 
 
 def table(request: ReportRequest) -> str:
-    """Plain-text tables: per cell, then the macro partitions with 95% intervals."""
+    """Plain text: assisted - best direct first, then per cell, then the macro partitions with 95% intervals."""
     return format_table(_report(request))
 
 
@@ -45,22 +45,92 @@ def register_reporters(register):
     register("json", as_json)
 
 
+LABELS = stats.LABELS
+
+
+def _delta(r: dict) -> str:
+    return f"{r['delta']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+
+
+def _items(n: int, what: str = "") -> str:
+    return f"{n} {what + ' ' if what else ''}item{'' if n == 1 else 's'}"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _comparisons(p: dict) -> list[tuple[str, dict]]:
+    """A partition's comparisons, best direct first, labelled; the best-direct ones are left out where
+    the best direct mode is the primary one (the same numbers)."""
+    best, primary = p["best_direct"]["mode"], p["direct_mode"]
+    out = []
+    for key, label in LABELS.items():
+        if key not in p["comparisons"] or (best == primary and "best_direct" in key):
+            continue
+        r = p["comparisons"][key]
+        if key.endswith("_vs_best_direct"):
+            label += f" ({best})"
+        elif key.endswith("_vs_direct"):
+            label += f" ({primary}{', the best direct mode' if best == primary else ''})"
+        else:
+            label += (
+                f" ({p['macro_budget']:.3f} on {_items(p['budget_items'])}, "
+                f"{_items(p['budget_zero_call_items'], 'zero-call')} left out)"
+            )
+        out.append((label, r))
+    return out
+
+
+def _headline(rep: dict) -> list[str]:
+    """The lead lines: assisted and assisted_clean minus the best direct mode, over all cells."""
+    p = rep["partitions"]["all"]
+    if not p["n_cells"]:
+        return ["no records"]
+    best, primary, modes = p["best_direct"]["mode"], p["direct_mode"], p["direct_modes"]
+    key = "_vs_best_direct" if best not in (None, primary) else "_vs_direct"
+    lines = []
+    for channel in ("assisted", "assisted_clean"):
+        r = p["comparisons"][channel + key]
+        lines.append(
+            f"{channel + (' - best direct:' if best else ' - direct:'):<29} {_delta(r)}  "
+            f"sign-flip p={_p(r['exact_p'])}  McNemar p={_p(r['mcnemar_p'])}"
+        )
+    if len(modes) > 1:
+        which = ", ".join(f"{m} {v:.3f}" + (" primary" if m == primary else "") for m, v in modes.items())
+        chosen = f"best direct mode: {best} (macro {which}), chosen on these data: optimistic for direct"
+    elif best is None:
+        chosen = f"direct modes {primary} differ between items: no best direct mode"
+    else:
+        chosen = f"direct mode: {best}, the only one run"
+    cells = f"{p['n_cells']} cell{'' if p['n_cells'] == 1 else 's'}"
+    lines.append(f"  (all {cells}, {_items(p['n_items'])}, flagged {p['flag_rate']:.1%}; {chosen})")
+    return lines
+
+
+def _mode_columns(rep: dict) -> list[str]:
+    """Direct modes shown beside the primary ``direct`` column: those not primary in every cell."""
+    return sorted({m for c in rep["cells"] for m in c["direct_modes"] if m != c["direct_mode"]})
+
+
 def _cell_rows(rep: dict) -> tuple[list[tuple[str, ...]], int]:
     """The per-cell table (header first) shared by the text and Markdown formats, and how many
     leading columns are text (left-aligned)."""
     budget = any(c["budget_acc"] is not None for c in rep["cells"])
+    modes = _mode_columns(rep)
     # the generator column only where there is a choice to tell apart
     gens = len({c["generator"] for c in rep["cells"]}) > 1
     header = (
         ("solver",)
         + (("generator",) if gens else ())
-        + ("task", "n", "direct", "assisted", "gen")
+        + ("task", "n", "direct", *modes, "assisted", "clean", "gen")
         + (("budget",) if budget else ())
         + ("calls d/a", "tokens d/a", "no-ans d/a", "flagged")
     )
     n_text = 3 if gens else 2  # left-aligned text columns
     rows = [header]
     for c in rep["cells"]:
+        mode_acc = [c["direct_modes"].get(m) for m in modes]
         rows.append(
             (
                 c["solver"],
@@ -68,7 +138,9 @@ def _cell_rows(rep: dict) -> tuple[list[tuple[str, ...]], int]:
                 c["task"],
                 str(c["n"]),
                 f"{c['direct_acc']:.2f}",
+                *(f"{m['acc']:.2f}" + ("" if m["n"] == c["n"] else f" ({m['n']})") if m else "-" for m in mode_acc),
                 f"{c['assisted_acc']:.2f}",
+                f"{c['assisted_clean_acc']:.2f}",
                 f"{c['generator_acc']:.2f}" if c["generator_answered"] else "-",
                 *((f"{c['budget_acc']:.2f}" if c["budget_acc"] is not None else "-",) if budget else ()),
                 f"{c['direct_calls']:.1f}/{c['assisted_calls']:.1f}",
@@ -80,76 +152,71 @@ def _cell_rows(rep: dict) -> tuple[list[tuple[str, ...]], int]:
     return rows, n_text
 
 
-def _partition_parts(p: dict) -> tuple[str, str, str]:
-    """(delta with its interval, McNemar p, the budget-matched comparison) of one partition."""
-    delta = f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]"
-    pval = "" if p["mcnemar_p"] is None else f"{p['mcnemar_p']:.3g}"
-    budget = ""
-    if "macro_budget" in p:
-        budget = (
-            f"{p['macro_budget']:.3f}: delta={p['delta_vs_budget']:+.3f} "
-            f"[{p['ci_low_vs_budget']:+.3f}, {p['ci_high_vs_budget']:+.3f}]"
-        )
-    return delta, pval, budget
+def _notes(rep: dict) -> list[str]:
+    return [f"interval: {rep['bootstrap']['interval']}"] + [f"warning: {w}" for w in rep.get("warnings", [])]
 
 
 def format_table(rep: dict) -> str:
-    """A plain-text per-task table of direct vs assisted accuracy with mean solver calls and tokens."""
+    """Plain text: the lead (assisted - best direct), the per-cell table, then per partition the macro
+    accuracies and every comparison with its interval and p-values, regressions and warnings."""
     rows, n_text = _cell_rows(rep)
-    header = rows[0]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    table = [
         "  ".join(v.ljust(w) if i < n_text else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows
     ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append("")
+    table.insert(1, "  ".join("-" * w for w in widths))
+    lines = _headline(rep) + [""] + table + [""]
     for name, p in rep["partitions"].items():
         if not p["n_cells"]:
             lines.append(f"{name:<17} no cells")
             continue
-        delta, pval, budget = _partition_parts(p)
-        pval = f"  McNemar p={pval}" if pval else ""
-        if budget:
-            pval += f"\n{'':<17} vs budget-matched self-consistency {budget}"
+        small = f" ({p['cells_under_30']} with < 30)" if p["cells_under_30"] else ""
         lines.append(
-            f"{name:<17} cells={p['n_cells']:<3} macro direct={p['macro_direct']:.3f} "
-            f"assisted={p['macro_assisted']:.3f} delta={delta}{pval}"
+            f"{name:<17} cells={p['n_cells']}{small} items={p['n_items']} macro direct={p['macro_direct']:.3f} "
+            f"assisted={p['macro_assisted']:.3f} clean={p['macro_assisted_clean']:.3f} "
+            f"flagged={p['flag_rate']:.1%}"
         )
+        for label, r in _comparisons(p):
+            lines.append(
+                f"  {label}: delta={_delta(r)}  sign-flip p={_p(r['exact_p'])}  McNemar p={_p(r['mcnemar_p'])}"
+            )
     if rep["regressions"]:
         lines.append("regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"]))
-    return "\n".join(lines)
+    return "\n".join(lines + _notes(rep))
+
+
+def _md_line(cells: list | tuple) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
 def format_markdown(rep: dict) -> str:
-    """The same report as Markdown tables (cells, then partitions), e.g. for a paper's appendix."""
+    """The same report in Markdown (lead, cells, partitions, comparisons), e.g. for a paper's appendix."""
     rows, n_text = _cell_rows(rep)
-
-    def line(cells) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    out = [line(rows[0]), "|" + "|".join("---" if i < n_text else "---:" for i in range(len(rows[0]))) + "|"]
-    out += [line(r) for r in rows[1:]]
-    budget = any("macro_budget" in p for p in rep["partitions"].values())
-    head = ["partition", "cells", "macro direct", "macro assisted", "delta [95% CI]", "McNemar p"]
-    out += [
-        "",
-        line(head + (["vs budget-matched"] if budget else [])),
-        "|---|---:|---:|---:|---|---:|" + ("---|" if budget else ""),
-    ]
+    out = [*_headline(rep), ""]
+    out += [_md_line(rows[0]), "|" + "|".join("---" if i < n_text else "---:" for i in range(len(rows[0]))) + "|"]
+    out += [_md_line(r) for r in rows[1:]]
+    head = ["partition", "cells", "items", "cells < 30", "macro direct", "best direct", "macro assisted"]
+    out += ["", _md_line(head + ["macro assisted_clean", "flag rate"]), "|---|" + "---:|" * 8]
     for name, p in rep["partitions"].items():
         if not p["n_cells"]:
-            out.append(line([name, 0, "-", "-", "-", "-"] + (["-"] if budget else [])))
+            out.append(_md_line([name, 0, 0, 0] + ["-"] * 5))
             continue
-        delta, pval, vs_budget = _partition_parts(p)
+        best = p["best_direct"]
         out.append(
-            line(
-                [name, p["n_cells"], f"{p['macro_direct']:.3f}", f"{p['macro_assisted']:.3f}", delta, pval or "-"]
-                + ([vs_budget or "-"] if budget else [])
+            _md_line(
+                [name, p["n_cells"], p["n_items"], p["cells_under_30"], f"{p['macro_direct']:.3f}"]
+                + [f"{best['macro']:.3f} ({best['mode']})" if best["mode"] else "-", f"{p['macro_assisted']:.3f}"]
+                + [f"{p['macro_assisted_clean']:.3f}", f"{p['flag_rate']:.1%}"]
             )
         )
+    out += ["", _md_line(["partition", "comparison", "delta [95% CI]", "sign-flip p", "McNemar p"])]
+    out.append("|---|---|---|---:|---:|")
+    for name, p in rep["partitions"].items():
+        for label, r in _comparisons(p) if p["n_cells"] else []:
+            out.append(_md_line([name, label, _delta(r), _p(r["exact_p"]), _p(r["mcnemar_p"])]))
     if rep["regressions"]:
         out += ["", "Regressions (assisted < direct): " + ", ".join(r["task"] for r in rep["regressions"])]
-    return "\n".join(out)
+    return "\n".join(out + [""] + [f"- {n}" for n in _notes(rep)])
 
 
 def format_comparison(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
@@ -167,16 +234,15 @@ def format_comparison(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines += ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(5, "  ".join("-" * w for w in widths))
-    if cmp["n_cells"]:
-        pval = "" if cmp["mcnemar_p"] is None else f"  McNemar p={cmp['mcnemar_p']:.3g}"
-        lines += [
-            "",
-            f"macro A={cmp['macro_a']:.3f} B={cmp['macro_b']:.3f} delta B-A={cmp['delta']:+.3f} "
-            f"[{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}]{pval}",
-        ]
-    else:
-        lines += ["", "no items in both runs"]
-    return "\n".join(lines)
+    if not cmp["n_cells"]:
+        return "\n".join(lines + ["", "no items in both runs"])
+    lines += [
+        "",
+        f"macro A={cmp['macro_a']:.3f} B={cmp['macro_b']:.3f} delta B-A={_delta(cmp)}  "
+        f"sign-flip p={_p(cmp['exact_p'])}  McNemar p={_p(cmp['mcnemar_p'])}",
+        f"interval: {cmp['bootstrap']['interval']}",
+    ]
+    return "\n".join(lines + [f"warning: {w}" for w in cmp["warnings"]])
 
 
 def _records(dirs: tuple[Path, ...]) -> list:
@@ -215,7 +281,8 @@ def register_commands(cli, plugins: Plugins):
     @click.option("--resamples", type=click.IntRange(min=100), default=stats.DEFAULT_RESAMPLES, show_default=True)
     @click.option("--seed", type=int, default=0, show_default=True)
     def report(dirs, fmt, output, tau, resamples, seed):
-        """Per-cell direct vs assisted accuracy, macro partitions with paired-bootstrap 95% intervals."""
+        """Assisted (and assisted_clean: flagged scaffolds count as wrong) against the best direct mode of
+        the run and the primary one, per cell and as macro partitions, with paired 95% intervals."""
         text = reporters[fmt](ReportRequest(_records(dirs), runs=list(dirs), tau=tau, resamples=resamples, seed=seed))
         if output is None:
             click.echo(text)
@@ -238,7 +305,7 @@ def register_commands(cli, plugins: Plugins):
     @click.option("--seed", type=int, default=0, show_default=True)
     def compare(run_a, run_b, channel, fmt, resamples, seed):
         """Run B against run A (e.g. two generators or two models) on the items both answered:
-        macro accuracy difference B - A with a paired-bootstrap 95% interval."""
+        macro accuracy difference B - A with the report's paired 95% interval and exact p-values."""
         try:
             cmp = stats.compare(_records((run_a,)), _records((run_b,)), channel=channel, resamples=resamples, seed=seed)
         except ValueError as exc:

@@ -77,7 +77,7 @@ def load_item(path: Path) -> dict:
 
 @hookimpl
 def register_commands(cli):
-    @cli.group()
+    @cli.group(epilog="\b\nExample:\n  cgr sandbox run scaffold.py --item item.json --solver echo --json")
     def sandbox():
         """Run scaffolds in the WebAssembly sandbox."""
 

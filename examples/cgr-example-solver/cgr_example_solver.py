@@ -5,12 +5,13 @@ prefers the option sharing the most content words with the question (ties: the f
 It is deterministic, needs nothing but cgr, and shows every part a real solver plugin has:
 a factory taking ``SolverConfig``, the four ``Solver`` methods, and one ``register_solvers`` hook.
 
-Its "log-probabilities" are overlap counts (higher is better, as with log-probabilities, but not
-probabilities); ``info()`` says so.
+Its "log-probabilities" are ``log((k + 1) / (k + 2))`` of the overlap count ``k``: finite, <= 0 and
+growing with the overlap, as log-probabilities are, but not a model's; ``info()`` says so.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from cgr.kernel.api import Completion, SolverConfig
@@ -54,6 +55,11 @@ def overlap(question: str, text: str) -> int:
     return len(words(question) & words(text))
 
 
+def as_logprob(count: int) -> float:
+    """``log((count + 1) / (count + 2))``: in [log 1/2, 0), and higher for a higher overlap count."""
+    return math.log((count + 1) / (count + 2))
+
+
 def _best(question: str, texts: list[str]) -> int:
     scores = [overlap(question, t) for t in texts]
     return max(range(len(texts)), key=lambda i: (scores[i], -i))  # ties: the first
@@ -75,7 +81,7 @@ class KeywordSolver:
             "model": None,
             "model_sha256": None,
             "version": __version__,
-            "scores": "content-word overlap counts, not log-probabilities",
+            "scores": "log((k + 1) / (k + 2)) of content-word overlap counts k, not a model's log-probabilities",
         }
 
     def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None) -> Completion:
@@ -92,14 +98,14 @@ class KeywordSolver:
         return Completion(text=text, prompt_tokens=len(prompt.split()), completion_tokens=len(text.split()))
 
     def label_logprobs(self, prompt: str, labels: list[str]) -> list[float]:
-        """Per label, the overlap count of its option with the question (0 for an unknown label)."""
+        """Per label, :func:`as_logprob` of its option's overlap with the question (an unknown label: 0 overlap)."""
         question, options = parse_prompt(prompt)
-        return [float(overlap(question, options.get(label, ""))) for label in labels]
+        return [as_logprob(overlap(question, options.get(label, ""))) for label in labels]
 
     def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
-        """Per continuation, its overlap count with the prompt's question."""
+        """Per continuation, :func:`as_logprob` of its overlap with the prompt's question."""
         question, _ = parse_prompt(prompt)
-        return [float(overlap(question, c)) for c in continuations]
+        return [as_logprob(overlap(question, c)) for c in continuations]
 
 
 @hookimpl

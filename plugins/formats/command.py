@@ -51,14 +51,18 @@ class BundleGroup(click.Group):
 def add_bundle_group(cli: click.Group) -> None:
     """Add the ``bundle`` group to ``cli`` (what ``register_commands`` does)."""
 
-    @cli.group(cls=BundleGroup)
+    @cli.group(
+        cls=BundleGroup,
+        epilog="\b\nExamples:\n  cgr bundle check items.jsonl\n"
+        "  cgr bundle convert arc-easy.jsonl --from arc --out bundles/arc-easy.jsonl",
+    )
     def bundle() -> None:
         """Check bundles and convert known formats into bundles."""
 
     bundle.add_command(bundle_check)
 
 
-@click.command("check")
+@click.command("check", epilog="\b\nExample:\n  cgr bundle check items.jsonl --json | jq .tasks")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
@@ -87,7 +91,8 @@ def _epilog(plugins: Plugins) -> str:
         lines.append(f"  {a.name:<{width}} {a.description}")
         for key, values in (declared_options(a.obj) or {}).items():
             lines.append(f"  {'':<{width}} --option {key}={'|'.join(values) or 'VALUE'}")
-    return "\b\nFormats:\n" + "\n".join(lines)
+    example = "\b\nExample:\n  cgr bundle convert arc-easy.jsonl --from arc --out bundles/arc-easy.jsonl\n\n"
+    return example + "\b\nFormats:\n" + "\n".join(lines)
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, str]:

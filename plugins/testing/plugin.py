@@ -44,6 +44,14 @@ def cgr_item() -> dict:
 
 
 @pytest.fixture
+def cgr_records() -> list:
+    """Four sample ``Record`` objects (two tasks), for testing reporters and commands without a run."""
+    from cgr.testing import sample_records
+
+    return sample_records()
+
+
+@pytest.fixture
 def cgr_check_solver(cgr_item):
     """``check(solver, *, item=None, deterministic=True) -> dict``: Solver protocol conformance."""
     from cgr.testing import check_solver

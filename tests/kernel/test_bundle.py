@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import pytest
@@ -130,5 +131,6 @@ def test_a_manifest_that_is_not_an_object(tmp_path):
     (tmp_path / "manifest.json").write_text("[1]")
     with pytest.raises(BundleError, match=r"manifest.json: expected a JSON object, got list"):
         load_bundle(path)
-    (tmp_path / "manifest.json").write_text('{"name": "n", "version": "2"}')
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "n", "version": "2", "sha256": digest}))
     assert load_bundle(path).describe()["name"] == "n"

@@ -88,17 +88,22 @@ def test_markdown_has_the_same_numbers_as_the_text_table():
     records = make({"up": [(0, 1), (1, 1)], "down": [(1, 0), (1, 1)], "z": [(0, 0), (0, 0)]})
     rep = report(records, resamples=200)
     md = format_markdown(rep).splitlines()
-    assert md[0] == "| solver | task | n | direct | assisted | gen | calls d/a | tokens d/a | no-ans d/a | flagged |"
-    assert md[1] == "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    assert "| s | down | 2 | 1.00 | 0.50 | - | 1.0/3.0 | 0/0 | 0/0 | 0 |" in md
+    header = "| solver | task | n | direct | assisted | clean | gen | calls d/a | tokens d/a | no-ans d/a | flagged |"
+    at = md.index(header)
+    assert md[at + 1] == "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    assert "| s | down | 2 | 1.00 | 0.50 | 0.50 | - | 1.0/3.0 | 0/0 | 0/0 | 0 |" in md
     p = rep["partitions"]["nonzero_baseline"]
-    row = next(x for x in md if x.startswith("| nonzero_baseline |"))
+    row = next(x for x in md if x.startswith("| nonzero_baseline | assisted - direct"))
     assert row == (
-        f"| nonzero_baseline | 2 | {p['macro_direct']:.3f} | {p['macro_assisted']:.3f} | "
-        f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] | {p['mcnemar_p']:.3g} |"
+        f"| nonzero_baseline | assisted - direct (generate, the best direct mode) | "
+        f"{p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}] | {p['exact_p']:.3g} | {p['mcnemar_p']:.3g} |"
     )
     assert f"delta={p['delta']:+.3f} [{p['ci_low']:+.3f}, {p['ci_high']:+.3f}]" in format_table(rep)
-    assert md[-1] == "Regressions (assisted < direct): down"
+    assert "Regressions (assisted < direct): down" in md
+    # both formats lead with assisted - best direct, over all cells
+    a = rep["partitions"]["all"]
+    lead = f"assisted - best direct:       {a['delta']:+.3f} [{a['ci_low']:+.3f}, {a['ci_high']:+.3f}]"
+    assert md[0].startswith(lead) and format_table(rep).splitlines()[0].startswith(lead)
 
 
 def test_compare_pairs_items_across_runs_by_id():
@@ -119,6 +124,8 @@ def test_compare_pairs_items_across_runs_by_id():
     direct = compare(a, b, channel="direct", resamples=300)
     assert direct["macro_a"] == 0.0 and direct["macro_b"] == 0.125 and direct["mcnemar_p"] == 1.0
     assert "delta B-A=+0.000" in format_comparison(cmp)
+    assert cmp["bootstrap"]["interval"] == report(a, resamples=100)["bootstrap"]["interval"]  # the same method
+    assert any("fewer than 30 items" in w for w in cmp["warnings"])
     with pytest.raises(ValueError, match="not the same items"):
         compare(a, [msgspec_replace(a[0], gold="B")], resamples=100)
 

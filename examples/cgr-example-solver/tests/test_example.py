@@ -3,6 +3,8 @@
 The fixtures come from cgr's pytest plugin (entry point ``pytest11``), installed with cgr.
 """
 
+import math
+
 from cgr_example_solver import KeywordSolver, parse_prompt
 
 from cgr.kernel.prompts import render_direct
@@ -42,7 +44,7 @@ def test_conforms_to_the_solver_protocol(cgr_check_solver):
 def test_conforms_on_an_item_it_can_answer(cgr_check_solver):
     said = cgr_check_solver(KeywordSolver(), item=ITEM)
     assert said["choice"] == "B" and said["complete"] == "B"
-    assert said["label_logprobs"] == [0.0, 2.0, 0.0, 0.0]
+    assert said["label_logprobs"] == [math.log(1 / 2), math.log(3 / 4), math.log(1 / 2), math.log(1 / 2)]
 
 
 def test_reads_the_direct_prompt(cgr_item):
