@@ -188,7 +188,7 @@ def models() -> list[dict[str, Any]]:
     return rows
 
 
-@click.command("models")
+@click.command("models", epilog="\b\nExample:\n  cgr models --json | jq '.[] | select(.installed)'")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def models_command(as_json: bool) -> None:
     """List the embedded models of the llama solver (name, package, size, license, installed?)."""
