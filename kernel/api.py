@@ -130,6 +130,9 @@ class Scaffold(msgspec.Struct, kw_only=True):
     calls: int = 0  # model calls the generator itself made
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: ok | no_code | syntax_error | refusal | timeout | api_error | empty (cgr.plugins.programs.OUTCOMES)
+    outcome: str = "ok"
+    retries: int = 0  # retries spent on transient backend failures (served generators)
 
 
 @runtime_checkable
@@ -182,7 +185,9 @@ class ExtractorRegistrar(Protocol):
 
 
 class AuditorRegistrar(Protocol):
-    def __call__(self, name: str, fn: Auditor, *, description: str = "", replace: bool = False) -> None: ...
+    def __call__(
+        self, name: str, fn: Auditor, *, description: str = "", replace: bool = False, sandbox: bool = False
+    ) -> None: ...
 
 
 class RowError(ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import platform
 import sys
 import time
@@ -29,9 +30,11 @@ from cgr.kernel.api import (
     scored_tokens,
     takes_seed,
 )
+from cgr.kernel.budget import BudgetBaseline
 from cgr.kernel.bundle import Bundle
 from cgr.kernel.chain import extract_label, run_auditors
 from cgr.kernel.config import RunConfig
+from cgr.kernel.direct import CLOZE_MODES, ClozeCache, DirectAnswer, answer_in_mode
 from cgr.kernel.manager import Entry, Plugins, check_solver, load_plugins
 from cgr.kernel.records import (
     AssistedChannel,
@@ -89,9 +92,12 @@ class Engine:
             )
         )
         check_solver(solver, config.solver)
-        generator = generator_factory(
-            GeneratorConfig(strategy=config.strategy, model=config.generator_model, seed=config.seed)
+        gen_config = GeneratorConfig(
+            strategy=config.strategy, model=config.generator_model, seed=config.seed, options=config.generator_options
         )
+        # a factory that takes ``plugins`` gets this run's (e.g. the llm generator, to build its solver)
+        takes_plugins = "plugins" in inspect.signature(generator_factory).parameters
+        generator = generator_factory(gen_config, plugins=plugins) if takes_plugins else generator_factory(gen_config)
         return cls(plugins, solver, generator, config.solver, config.generator, config)
 
     @cached_property
@@ -124,13 +130,12 @@ class Engine:
         return self.plugins.extractors()
 
     # ------------------------------------------------------------------ channels ---------------
-    def direct(self, item: Item) -> DirectChannel:
-        """The solver answers from the direct prompt in the configured mode."""
-        mode = self.config.direct_mode
-        prompt = prompts.render_direct(item.guest_view())
+    def direct(self, item: Item, mode: str | None = None, cloze_cache: ClozeCache | None = None) -> DirectChannel:
+        """The solver answers the item in ``mode`` (default: the run's primary ``direct_mode``)."""
+        mode = mode or self.config.direct_mode
         start = time.perf_counter()
         try:
-            label, method, raw, prompt_tokens, completion_tokens = self._direct_answer(item, prompt, mode)
+            got = self._direct_answer(item, mode, cloze_cache)
         except SolverError:
             raise  # infrastructure down: stop the run (records so far are kept; --resume continues)
         except Exception as exc:  # noqa: BLE001 - this item cannot be answered (e.g. too long)
@@ -140,84 +145,50 @@ class Engine:
                 calls=1,
                 latency_s=time.perf_counter() - start,
                 mode=mode,
-                prompt_version=prompts.DIRECT_VERSION,
+                prompt_version=prompts.CLOZE_VERSION if mode in CLOZE_MODES else prompts.DIRECT_VERSION,
                 error=f"{type(exc).__name__}: {exc}",
             )
         return DirectChannel(
-            answer=label,
-            correct=label == item.answer,
+            answer=got.label,
+            correct=got.label == item.answer,
             calls=1,
-            raw=raw,
-            method=method,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
+            raw=got.raw,
+            method=got.method,
+            prompt_tokens=got.prompt_tokens,
+            completion_tokens=got.completion_tokens,
             latency_s=time.perf_counter() - start,
             mode=mode,
-            prompt_version=prompts.DIRECT_VERSION,
+            prompt_version=got.prompt_version,
+            scores=got.scores,
+            text_answer=got.text_answer,
+            disagreement=got.label is not None and got.text_answer is not None and got.text_answer != got.label,
         )
 
-    def _direct_answer(self, item: Item, prompt: str, mode: str) -> tuple[str | None, str | None, str, int, int]:
-        prompt_tokens = completion_tokens = 0
-        if mode == "logprobs":
-            scores = self.solver.label_logprobs(prompt, list(item.labels))
-            prompt_tokens = scored_tokens(scores)
-            best = max(range(len(scores)), key=lambda i: scores[i])
-            label, method = item.labels[best], "label_logprobs"  # type: str | None, str | None
-            raw = " ".join(f"{lab}:{s:.4f}" for lab, s in zip(item.labels, scores))
-        else:
-            completion = self.solver.complete(
-                prompt,
-                max_tokens=self.config.direct_max_tokens if mode == "generate" else 4,
-                temperature=0.0,
-                stop=["\n"] if mode == "generate" else None,
-                choices=list(item.labels) if mode == "grammar" else None,
-            )
-            raw = completion.text
-            prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
-            label, method = extract_label(self.chain, raw, item.labels, item.choices)
-        return label, method, raw, prompt_tokens, completion_tokens
+    def _direct_answer(self, item: Item, mode: str, cloze_cache: ClozeCache | None) -> DirectAnswer:
+        return answer_in_mode(
+            self.solver, self.chain, item, mode, max_tokens=self.config.direct_max_tokens, cloze_cache=cloze_cache
+        )
 
-    def budget_matched(self, item: Item, calls: int) -> BudgetChannel | None:
-        """Self-consistency on the direct prompt with ``calls`` samples; majority vote.
+    def all_direct(self, item: Item) -> tuple[DirectChannel, dict[str, DirectChannel]]:
+        """The primary direct mode's channel and the extra modes' channels (keyed by mode).
 
-        Ties go to the label reached first; samples with no extractable label do not vote.
+        ``cloze`` and ``cloze_raw`` share one scoring call; each channel still says ``calls=1``, the
+        cost of that mode run alone.
         """
-        if calls <= 0:
-            return None
-        prompt = prompts.render_direct(item.guest_view())
-        temperature = self.config.budget_temperature
-        start = time.perf_counter()
-        labels: list[str | None] = []
-        prompt_tokens = completion_tokens = 0
-        for i in range(calls):
-            options = {"max_tokens": self.config.direct_max_tokens, "temperature": temperature, "stop": ["\n"]}
-            try:
-                completion = self.solver.complete(prompt, **self._seeded(options, item, "budget", i))
-            except SolverError:
-                raise  # the solver itself is down: stop the run
-            except Exception:  # noqa: BLE001 - this request was refused: the sample does not vote
-                labels.append(None)
-                continue
-            prompt_tokens += completion.prompt_tokens
-            completion_tokens += completion.completion_tokens
-            labels.append(extract_label(self.chain, completion.text, item.labels, item.choices)[0])
-        votes: dict[str, int] = {}
-        for label in labels:
-            if label is not None:
-                votes[label] = votes.get(label, 0) + 1
-        answer = max(votes, key=lambda k: votes[k]) if votes else None  # dicts keep first-seen order
-        return BudgetChannel(
-            answer=answer,
-            correct=answer == item.answer,
-            calls=calls,
-            raw=" ".join(label or "?" for label in labels),
-            method="self_consistency",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            latency_s=time.perf_counter() - start,
-            temperature=temperature,
-            votes=votes,
+        cache = ClozeCache()
+        primary = self.direct(item, self.config.direct_mode, cache)
+        return primary, {mode: self.direct(item, mode, cache) for mode in self.config.direct_modes}
+
+    def budget_matched(self, item: Item, assisted: AssistedChannel) -> tuple[BudgetChannel | None, str | None]:
+        """The call-budget-matched baseline of ``cgr.kernel.budget`` (None and why for zero-call items)."""
+        baseline = BudgetBaseline(
+            self.solver,
+            self.chain,
+            seed=self.config.seed,
+            temperature=self.config.budget_temperature,
+            max_tokens=self.config.direct_max_tokens,
         )
+        return baseline.run(item, assisted)
 
     def host_callback(
         self, item: Item, trace: list[SolverCall], failures: list[SolverError] | None = None
@@ -313,7 +284,7 @@ class Engine:
     def process(self, item: Item) -> Record:
         """All three channels and the audits for one item."""
         view = item.guest_view()
-        direct = self.direct(item)
+        direct_channel, extra_modes = self.all_direct(item)
         if self.generator is None:
             raise ValueError("Engine.process needs a generator")
         scaffold: Scaffold | None
@@ -328,7 +299,7 @@ class Engine:
                 status="generator_error",
                 error=f"{type(exc).__name__}: {exc}",
             )
-            generator_side = GeneratorChannel(answer=None, correct=False, calls=0)
+            generator_side = GeneratorChannel(answer=None, correct=False, calls=0, outcome="error")
         else:
             assert scaffold is not None
             if scaffold.source.strip():
@@ -340,7 +311,7 @@ class Engine:
                     calls=0,
                     status="generator_error",
                     raw=scaffold.raw,
-                    error="the generator produced no program",
+                    error=f"the generator produced no program ({scaffold.outcome})",
                 )
             gen_answer = scaffold.answer if scaffold.answer in item.labels else None
             generator_side = GeneratorChannel(
@@ -351,7 +322,12 @@ class Engine:
                 method="generator" if gen_answer else None,
                 prompt_tokens=scaffold.prompt_tokens,
                 completion_tokens=scaffold.completion_tokens,
+                outcome=scaffold.outcome,
+                retries=scaffold.retries,
             )
+        budget, budget_reason = self.budget_matched(item, assisted) if self.config.budget_baseline else (None, None)
+        # the dynamic auditors compare the submit with the generator's own stated answer (host side only)
+        audit_item = {**view, "generator_answer": generator_side.answer} if generator_side.answer else view
         return valid_record(
             Record(
                 item_id=item.id,
@@ -360,18 +336,26 @@ class Engine:
                 solver=self.solver_label,
                 generator=self.generator_label,
                 gold=item.answer,
-                direct=direct,
+                direct=direct_channel,
+                direct_modes=extra_modes,
                 assisted=assisted,
                 generator_side=generator_side,
-                audits=self.audit(scaffold.source if scaffold else "", view, assisted),
-                budget_matched=self.budget_matched(item, assisted.calls) if self.config.budget_baseline else None,
+                audits=self.audit(scaffold.source if scaffold else "", audit_item, assisted),
+                budget_matched=budget,
+                budget_matched_reason=budget_reason,
             )
         )
 
     def manifest(self, bundle: Bundle) -> RunManifest:
         """The run manifest for this engine and bundle."""
         solver_info = dict(self.solver.info())
-        solver_info.update(name=self.solver_name, mode=self.config.direct_mode, seed=self.config.seed, temperature=0.0)
+        solver_info.update(
+            name=self.solver_name,
+            mode=self.config.direct_mode,
+            modes=[self.config.direct_mode, *self.config.direct_modes],
+            seed=self.config.seed,
+            temperature=0.0,
+        )
         gen_info = dict(self.generator.info() if self.generator is not None else {})
         gen_info.update(name=self.generator_name, prompt_version=prompts.GENERATOR_VERSION)
         return RunManifest(

@@ -201,8 +201,22 @@ def main(debug: bool) -> None:
     help="Solver CPU threads (default: the CPUs this process may use, at most 8).",
 )
 @click.option("--generator", default="template", show_default=True, help="Generator plugin name.")
-@click.option("--strategy", help="Generator strategy (template: per_option, pmi, letter).")
+@click.option(
+    "--strategy",
+    help="Generator strategy (template: per_option, pmi, letter, elimination, decomposition, numeric, vote).",
+)
 @click.option("--generator-model", help="Model of a model-backed generator (llm): embedded name or GGUF path.")
+@click.option(
+    "--generator-solver",
+    help="The solver plugin a model-backed generator (llm) writes programs with, e.g. openai (default: llama).",
+)
+@click.option(
+    "--generator-option",
+    "generator_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Generator-specific option (repeatable), e.g. base_url=http://host:8000/v1 or dir=PROGRAMS (files).",
+)
 @click.option(
     "--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True
 )
@@ -237,6 +251,8 @@ def run(
     generator: str,
     strategy: str | None,
     generator_model: str | None,
+    generator_solver: str | None,
+    generator_options: tuple[str, ...],
     direct_mode: str,
     seed: int,
     limits: Limits,
@@ -267,6 +283,10 @@ def run(
             generator=generator,
             strategy=strategy,
             generator_model=generator_model,
+            generator_options={
+                **_options(generator_options, "--generator-option"),
+                **({"solver": generator_solver} if generator_solver else {}),
+            },
             direct_mode=direct_mode,
             seed=seed,
             resume=resume,
@@ -333,12 +353,12 @@ def _root() -> CgrGroup:
     return root
 
 
-def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
+def _options(pairs: tuple[str, ...], hint: str = "--solver-option") -> dict[str, Any]:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--solver-option")
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint=hint)
         out[key.strip()] = value
     return out
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cgr.sandbox import Limits
 
-DirectMode = Literal["generate", "grammar", "logprobs"]
+#: How the direct channel answers (``cgr.kernel.direct``).
+DirectMode = Literal["generate", "grammar", "logprobs", "cloze", "cloze_raw"]
+DIRECT_MODES: tuple[str, ...] = ("generate", "grammar", "logprobs", "cloze", "cloze_raw")
 
 
 #: The per-scaffold limits are the sandbox's own type, with its defaults and bounds (one of each).
@@ -34,7 +36,9 @@ class RunConfig(BaseModel):
     generator: str = "template"
     strategy: str | None = None
     generator_model: str | None = None
-    direct_mode: DirectMode = "generate"
+    generator_options: dict[str, str] = {}  # generator-specific (llm: solver=openai, base_url=…)
+    direct_mode: DirectMode = "generate"  # the primary mode: ``Record.direct``
+    direct_modes: list[DirectMode] = []  # extra modes: ``Record.direct_modes`` (the primary and repeats dropped)
     direct_max_tokens: int = Field(8, ge=1, le=512)
     budget_baseline: bool = False  # also run the call-budget-matched self-consistency baseline
     budget_temperature: float = Field(0.7, gt=0, le=2)
@@ -42,3 +46,11 @@ class RunConfig(BaseModel):
     workers: int = Field(1, ge=1, le=64)  # items processed at once (records still in bundle order)
     limits: Limits = Field(default_factory=Limits)
     resume: bool = False
+
+    @model_validator(mode="after")
+    def _extra_modes(self) -> RunConfig:
+        """``direct_modes`` without the primary mode and without repeats, in the order given."""
+        extra = [m for m in dict.fromkeys(self.direct_modes) if m != self.direct_mode]
+        if extra != self.direct_modes:
+            self.direct_modes = extra
+        return self

@@ -52,7 +52,9 @@ def register_generators(register: GeneratorRegistrar) -> None:
 
     ``factory(config: GeneratorConfig) -> Generator`` with ``info() -> dict`` and ``generate(item)
     -> Scaffold`` (``source``, optional generator-side ``answer``, ``raw``, ``calls``, token
-    counts). ``item`` is the guest view: never the gold answer.
+    counts, ``outcome``: ok, no_code, syntax_error, refusal, timeout, api_error or empty, and the
+    ``retries`` spent). ``item`` is the guest view: never the gold answer. A factory that also
+    takes ``plugins=`` gets the run's loaded plugins (e.g. to build a solver by name).
     """
 
 
@@ -73,8 +75,11 @@ def register_auditors(register: AuditorRegistrar) -> None:
 
     ``fn(program, item, assisted) -> (verdict, reason)`` with verdict ``"pass"`` or ``"flag"``;
     ``assisted`` is the record's assisted channel, or None for a static audit of a bare script. An
-    auditor that raises is recorded as a flag naming the exception. Built-ins: ``hardcode`` (static
-    AST) and ``solver_use`` (made a solver call at run time).
+    auditor that raises is recorded as a flag naming the exception. An auditor that runs the
+    scaffold registers with ``sandbox=True`` (``cgr audit --static-only`` skips it). ``item`` may
+    carry the host-side key ``generator_answer``. Built-ins: ``hardcode`` (static AST),
+    ``solver_use`` (made a solver call at run time) and the dynamic ``counterfactual``,
+    ``permutation``, ``generator_agreement`` and ``leak`` (stand-in solvers in the sandbox).
     """
 
 

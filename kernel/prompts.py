@@ -5,12 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 DIRECT_VERSION = "direct-v1"
+CLOZE_VERSION = "cloze-v1"
+LISTED_CLOZE_VERSION = "cloze-listed-v1"
 GENERATOR_VERSION = "generator-v1"
 
 DIRECT_TEMPLATE = """\
 {context_block}Question: {question}
 {options}
 Answer with the letter of the correct option only.
+Answer:"""
+
+#: The cloze prompt of the ``cloze`` direct modes (and of the template generator's scaffolds); each
+#: option is scored as the continuation ``" " + option``.
+CLOZE_TEMPLATE = """\
+{context_block}Question: {question}
+Answer:"""
+
+#: The cloze prompt with the options listed (in a given order): the budget-matched baseline's
+#: further scoring calls, each with another order.
+LISTED_CLOZE_TEMPLATE = """\
+{context_block}Question: {question}
+Choices:
+{listing}
 Answer:"""
 
 GENERATOR_TEMPLATE = """\
@@ -49,6 +65,20 @@ def render_direct(item: dict[str, Any]) -> str:
     )
 
 
+def render_cloze(item: dict[str, Any]) -> str:
+    """The cloze prompt for ``item`` (question and context only; the options are the continuations)."""
+    return CLOZE_TEMPLATE.format(context_block=_context_block(item.get("context")), question=item["question"])
+
+
+def render_listed_cloze(item: dict[str, Any], choices: list[str]) -> str:
+    """The cloze prompt listing ``choices`` (``- text`` lines, in the order given)."""
+    return LISTED_CLOZE_TEMPLATE.format(
+        context_block=_context_block(item.get("context")),
+        question=item["question"],
+        listing="\n".join(f"- {choice}" for choice in choices),
+    )
+
+
 def render_generator(item: dict[str, Any]) -> str:
     """The generator prompt for ``item``."""
     return GENERATOR_TEMPLATE.format(
@@ -58,4 +88,9 @@ def render_generator(item: dict[str, Any]) -> str:
     )
 
 
-TEMPLATES = {DIRECT_VERSION: DIRECT_TEMPLATE, GENERATOR_VERSION: GENERATOR_TEMPLATE}
+TEMPLATES = {
+    DIRECT_VERSION: DIRECT_TEMPLATE,
+    CLOZE_VERSION: CLOZE_TEMPLATE,
+    LISTED_CLOZE_VERSION: LISTED_CLOZE_TEMPLATE,
+    GENERATOR_VERSION: GENERATOR_TEMPLATE,
+}

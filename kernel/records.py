@@ -92,10 +92,19 @@ class Channel(msgspec.Struct, kw_only=True):
 
 
 class DirectChannel(Channel, kw_only=True):
-    """The solver answering the item from the direct solver prompt."""
+    """The solver answering the item without a scaffold, in one direct mode (see ``cgr.kernel.direct``)."""
 
     mode: str = "generate"
     prompt_version: str = ""
+    #: ``logprobs``: each label's log-probability; ``cloze``/``cloze_raw``: each option's total
+    #: log-likelihood (unnormalised, in option order); None for the generating modes.
+    scores: list[float] | None = None
+    #: ``generate``: the option whose text the reply states ("C. Mandibular nerve" -> the label of the
+    #: option "Mandibular nerve"), None when the reply states no option's text.
+    text_answer: str | None = None
+    #: ``generate``: the reply's letter (``answer``) and its option text (``text_answer``) name
+    #: different options; ``answer`` stays the letter.
+    disagreement: bool = False
 
 
 class AssistedChannel(Channel, kw_only=True):
@@ -110,15 +119,23 @@ class AssistedChannel(Channel, kw_only=True):
 
 
 class GeneratorChannel(Channel, kw_only=True):
-    """The answer the generator itself gave or embedded (None when it gave none)."""
+    """The answer the generator itself gave or embedded (None when it gave none), and how the
+    generation ended: ``outcome`` is one of ok, no_code, syntax_error, refusal, timeout, api_error,
+    empty (``error``: the generator raised), with the ``retries`` it spent."""
+
+    outcome: str = "ok"
+    retries: int = 0
 
 
 class BudgetChannel(Channel, kw_only=True):
-    """Call-budget-matched baseline: the direct prompt sampled as often as the scaffold called the
-    solver, majority vote (self-consistency), so assisted gains are not just more calls."""
+    """Call-budget-matched baseline (``cgr.kernel.budget``): as many solver calls as the scaffold made,
+    of the same kinds (scoring, constrained, free generation), each one vote; the first is the greedy
+    direct answer of that kind and wins ties, so assisted gains are not just more calls."""
 
-    temperature: float = 0.7
+    temperature: float = 0.7  # of the samples; 0.0 when the baseline drew none
     votes: dict[str, int] = {}
+    greedy: str | None = None  # the first call's answer: the baseline with a budget of one call
+    calls_by_kind: dict[str, int] = {}  # {"score": n, "choice": n, "generate": n}, as the scaffold's
 
 
 class Audit(msgspec.Struct, kw_only=True):
@@ -143,6 +160,10 @@ class Record(msgspec.Struct, kw_only=True):
     generator_side: GeneratorChannel
     audits: list[Audit] = []
     budget_matched: BudgetChannel | None = None  # only with --budget-baseline
+    #: why ``budget_matched`` is None although the baseline ran (the scaffold made no solver call)
+    budget_matched_reason: str | None = None
+    #: the run's extra direct modes (``RunConfig.direct_modes``), keyed by mode; ``direct`` is the primary
+    direct_modes: dict[str, DirectChannel] = {}
     schema_version: int = SCHEMA_VERSION
 
 

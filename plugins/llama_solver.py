@@ -4,12 +4,16 @@ Models: an embedded model name (default ``smollm2-135m``, installed from PyPI; `
 lists them) or any GGUF path with ``--model PATH``; see ``llama_models``. One model per process and
 load settings, shared by every caller behind a lock (llama.cpp contexts are not thread-safe): the
 cache is ``MODELS``, see ``llama_load.ModelCache``. Prompts for ``complete`` and
-``label_logprobs`` go through the model's own chat template; ``logprobs`` scores raw text (cloze).
+``label_logprobs`` go through the model's own chat template; ``logprobs`` scores raw text (cloze):
+the prompt once, all continuations in one batched decode (``llama_score``). ``complete(choices=...)``
+decodes under a GBNF grammar over the choices (``llama_grammar``).
 
-No state crosses calls: a prompt is evaluated in fixed 64-token blocks and a cached prefix is reused
-only in whole blocks, which gives bit-for-bit the numbers of an empty cache (see ``_eval_prefix``),
-and sampling above temperature 0 uses the seed the caller passes (the kernel derives it from the
-run seed, the item and the call's index), so an item's result does not depend on what ran before.
+No state crosses calls: for ``complete`` and ``label_logprobs`` a prompt is evaluated in fixed
+64-token blocks and a cached prefix is reused only in whole blocks, which gives bit-for-bit the
+numbers of an empty cache (see ``_eval_prefix``); ``logprobs``' context is batch- and
+history-invariant by its settings (see ``llama_score``); and sampling above temperature 0 uses
+the seed the caller passes (the kernel derives it from the run seed, the item and the call's
+index), so an item's result does not depend on what ran before.
 
 On CPUs with AMX the model is loaded without llama.cpp's extra buffer types, which crash there
 (``--solver-option extra_buffers=auto|on|off``; see ``llama_load``); the manifest says why.
@@ -19,7 +23,6 @@ This module is the plugin: it registers the ``llama`` solver and the ``cgr model
 
 from __future__ import annotations
 
-import math
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ import numpy as np
 
 from cgr.kernel.api import Completion, Scores, SolverConfig, SolverError
 from cgr.kernel.hookspecs import hookimpl
+from cgr.plugins.llama_grammar import choices_grammar
 from cgr.plugins.llama_load import (
     MODELS,
     OPTIONS,
@@ -50,6 +54,7 @@ from cgr.plugins.llama_models import (
     models_command,
     resolve_model,
 )
+from cgr.plugins.llama_score import BatchScorer, log_softmax
 
 if TYPE_CHECKING:
     from cgr.kernel.api import CommandGroup, SolverRegistrar
@@ -73,12 +78,6 @@ __all__ = [
     "models",
     "resolve_model",
 ]
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    m = logits.max()
-    out: np.ndarray = logits - (m + math.log(float(np.exp(logits - m).sum())))
-    return out
 
 
 #: Prompts are evaluated in blocks of this many tokens at fixed positions; cached blocks are reused.
@@ -151,6 +150,7 @@ class LlamaSolver:
         self.lock = threading.RLock()
         self._chat = self._chat_formatter()
         self._label_token_cache: dict[str, list[int]] = {}
+        self._scorer: BatchScorer | None = None  # logprobs' own context, made on first use
 
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -237,7 +237,7 @@ class LlamaSolver:
         # eval() keeps no logits without logits_all; read the last row from the context directly.
         ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
         logits = np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float64)
-        return _log_softmax(logits)
+        return log_softmax(logits)
 
     # ------------------------------------------------------------------ solver API --------------
     def complete(
@@ -250,20 +250,19 @@ class LlamaSolver:
         choices: list[str] | None = None,
         seed: int | None = None,
     ) -> Completion:
-        """Generate a reply in the chat template; with ``choices``, the most likely choice exactly.
+        """Generate a reply in the chat template; with ``choices``, exactly one of them.
 
-        Above temperature 0 the sample is drawn with ``seed`` (default: the solver's seed).
+        ``choices`` are enforced by a GBNF grammar (``llama_grammar``): at temperature 0 the reply is
+        the greedy constrained decode, above it a sample among the choices; ``stop`` is ignored and
+        ``max_tokens`` raised to what the longest choice may need. Above temperature 0 the sample is
+        drawn with ``seed`` (default: the solver's seed).
         """
         text = self.chat_prompt(prompt)
+        grammar = None
         if choices:
-            scores = self.logprobs(text, list(choices))
-            best = max(range(len(choices)), key=lambda i: scores[i])
-            n_prompt = len(self._tokens(text, bos=True))
-            return Completion(
-                text=choices[best],
-                prompt_tokens=n_prompt,
-                completion_tokens=len(self._tokens(choices[best], bos=False)),
-            )
+            grammar, longest = choices_grammar(choices)
+            max_tokens = max(max_tokens, longest + 1)  # any tokenization of any choice, then the end
+            stop = None  # a stop string must not cut a choice short
         with self.lock:
             # The prompt through _eval_prefix (history-independent); create_completion then finds it
             # cached and evaluates only what is left of it before sampling.
@@ -275,10 +274,14 @@ class LlamaSolver:
                 top_k=1 if temperature == 0 else 40,
                 stop=stop or None,
                 seed=self.config.seed if seed is None or temperature == 0 else seed,
+                grammar=grammar,
             )
         usage = out.get("usage", {})
+        reply = out["choices"][0]["text"]
+        if choices and reply not in choices:  # the grammar makes this impossible; never pass it on
+            raise ValueError(f"the constrained reply {reply[:80]!r} is not one of the choices")
         return Completion(
-            text=out["choices"][0]["text"],
+            text=reply,
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
         )
@@ -307,36 +310,24 @@ class LlamaSolver:
         return Scores(out, prompt_tokens=len(tokens))
 
     def logprobs(self, prompt: str, continuations: list[str]) -> list[float]:
-        """Total log-likelihood of each continuation after the raw ``prompt`` (no chat template)."""
+        """Total log-likelihood of each continuation after the raw ``prompt`` (no chat template).
+
+        The prompt is evaluated once and every continuation scored in one batched decode on a scoring
+        context of its own (``llama_score.BatchScorer``): the numbers of one forward pass of prompt plus
+        continuation, whether the continuations come in one call or one per call.
+        """
         p_tokens = self._tokens(prompt, bos=True)
         if not p_tokens:
             raise ValueError("empty prompt")
         c_lists = [self._tokens(cont, bos=False) for cont in continuations]
-        for c_tokens in c_lists:
-            self._check_fits(len(p_tokens) + len(c_tokens))
-        scores = []
         with self.lock:
-            after_prompt = self._eval_prefix(p_tokens)
-            prompt_end = self.llm.n_tokens
-            for c_tokens in c_lists:
-                # This call's prompt stays cached (computed once, above: the same numbers as computing
-                # it again); only the previous continuation's entries are dropped.
-                self.llm.n_tokens = prompt_end
-                total, lp = 0.0, after_prompt
-                for i, tok in enumerate(c_tokens):
-                    total += float(lp[tok])
-                    if i + 1 < len(c_tokens):
-                        self.llm.eval([tok])
-                        lp = self._last_logprobs()
-                scores.append(total)
+            if self._scorer is None:
+                self._scorer = BatchScorer(
+                    self.llm._model, n_ctx=self.config.n_ctx, n_threads=self.n_threads, n_vocab=self.llm.n_vocab()
+                )
+            scores = self._scorer.score(p_tokens, c_lists)
         # the prompt once, then each continuation
         return Scores(scores, prompt_tokens=len(p_tokens) + sum(map(len, c_lists)))
-
-    def _last_logprobs(self) -> np.ndarray:
-        import llama_cpp
-
-        ptr = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
-        return _log_softmax(np.ctypeslib.as_array(ptr, shape=(self.llm.n_vocab(),)).astype(np.float64))
 
 
 @hookimpl

@@ -2,8 +2,10 @@
 
 Strategies (``--strategy``):
 - ``per_option`` (default): per-option verification. The solver scores each option's text
-  separately as the continuation of a cloze prompt (one ``solver_logprobs`` call per option), the
-  scores are normalized by length, and the best option is submitted. Small models carry real
+  separately as the continuation ``" " + option`` of the cloze prompt (one ``solver_logprobs`` call
+  per option), each score is divided by the option's length in UTF-8 bytes, and the best option is
+  submitted: the same prompt, continuations, normalisation and tie rule as the ``cloze`` direct mode
+  (lm-evaluation-harness ``acc_norm``), so the two agree item for item. Small models carry real
   signal in option texts even when they answer every letter prompt with "A".
 - ``pmi``: domain-conditional PMI (Holtzman et al., 2021, "Surface Form Competition"). Each
   option's log-likelihood after the cloze prompt minus its log-likelihood after a bare
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from cgr.kernel.api import GeneratorConfig, PluginConfigError, Scaffold
 from cgr.kernel.hookspecs import hookimpl
+from cgr.plugins import template_strategies
 
 CLOZE_PROMPT = """\
 def cloze_prompt():
@@ -40,11 +43,10 @@ PER_OPTION = (
 prompt = cloze_prompt()
 scores = []
 for choice in ITEM.choices:
-    continuation = " " + choice.strip()
-    logprob = solver_logprobs(prompt, [continuation])[0]
-    scores.append(logprob / max(1, len(continuation)))  # per-character: long options not penalized
+    logprob = solver_logprobs(prompt, [" " + choice])[0]
+    scores.append(logprob / max(1, len(choice.encode("utf-8", "surrogatepass"))))  # per UTF-8 byte
     print(f"{choice[:40]!r}: {scores[-1]:.4f}")
-best = max(range(len(scores)), key=lambda i: scores[i])
+best = max(range(len(scores)), key=lambda i: (scores[i], -i))  # the first of equal scores
 submit(ITEM.labels[best])
 """
 )
@@ -78,7 +80,7 @@ if label is not None:
     submit(label)
 """
 
-STRATEGIES = {"per_option": PER_OPTION, "pmi": PMI, "letter": LETTER}
+STRATEGIES = {"per_option": PER_OPTION, "pmi": PMI, "letter": LETTER, **template_strategies.STRATEGIES}
 DEFAULT_STRATEGY = "per_option"
 
 

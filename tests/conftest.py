@@ -82,6 +82,13 @@ def _fast_tests_stay_fast(request, monkeypatch):
     monkeypatch.setattr(llama_cpp.Llama, "__init__", refuse("a llama.cpp model"))
 
 
+@pytest.fixture(autouse=True)
+def _own_program_store(tmp_path_factory, monkeypatch):
+    """Generated programs are cached (cgr.plugins.programs); each test gets its own store, so no
+    test sees another's programs and none writes to ~/.cache."""
+    monkeypatch.setenv("CGR_PROGRAM_STORE", str(tmp_path_factory.mktemp("programs")))
+
+
 @pytest.fixture
 def plugins():
     """A fresh plugin manager: built-ins plus the fake solver, no third-party entry points."""

@@ -36,6 +36,8 @@ def test_wheel_holds_the_namespace_and_data(wheel):
         "cgr/kernel/__init__.py",
         "cgr/kernel/cli.py",
         "cgr/plugins/llama_solver.py",
+        "cgr/plugins/scaffolds/elimination.py",
+        "cgr/sandbox/guest/guest_io.py",
         "cgr/sandbox/__init__.py",
         "cgr/sandbox/scaffold.wit",
         "cgr/sandbox/guest/guest_app.py",

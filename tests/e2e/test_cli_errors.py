@@ -46,7 +46,8 @@ def test_unknown_strategy_is_one_line(tmp_path):
     res = cli("run", "--solver", "echo", "--strategy", "nosuch", "--out", tmp_path / "o")
     assert res.exit_code == 1
     assert res.stderr.strip().splitlines() == [
-        "cgr: error: unknown template strategy 'nosuch' (known: per_option, pmi, letter)"
+        "cgr: error: unknown template strategy 'nosuch' "
+        "(known: per_option, pmi, letter, elimination, decomposition, numeric, vote)"
     ]
     assert "Traceback" not in res.output
 
@@ -111,7 +112,8 @@ def test_traceback_free_in_a_real_process(tmp_path):
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "cgr: error: unknown template strategy 'nosuch' (known: per_option, pmi, letter)"
+        "cgr: error: unknown template strategy 'nosuch' "
+        "(known: per_option, pmi, letter, elimination, decomposition, numeric, vote)"
     ]
 
 

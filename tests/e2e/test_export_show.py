@@ -162,7 +162,7 @@ def test_show_tells_one_item_s_whole_story(run_dir):
     assert "solver calls (4; extractions 0):" in out
     assert "  1. logprobs" in out and 'options: {"continuations": [" Berlin"]}' in out
     assert "prompt:\n        Question: What is the capital of France?\n        Answer:" in out
-    assert "audits:\n  hardcode" in out
+    assert "\naudits:\n" in out and "\n  hardcode " in out.split("\naudits:\n", 1)[1]
 
 
 def test_show_escapes_what_the_scaffold_printed(run_dir):

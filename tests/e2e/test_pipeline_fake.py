@@ -99,7 +99,9 @@ def test_hostile_scaffolds_are_recorded_and_the_run_continues(plugins, toy_bundl
     assert "boom" in errors["sci-1"]
     for r in summary.records:
         assert r.assisted.answer is None and not r.assisted.correct
-        assert {a.auditor: a.verdict for a in r.audits} == {"hardcode": "flag", "solver_use": "flag"}
+        verdicts = {a.auditor: a.verdict for a in r.audits}
+        assert verdicts["hardcode"] == verdicts["solver_use"] == "flag"
+        assert {v for name, v in verdicts.items() if name not in ("hardcode", "solver_use")} == {"pass"}
     assert len(read_records(tmp_path / "run")) == 3
 
 
@@ -224,14 +226,19 @@ def test_budget_matched_baseline(plugins, toy_bundle, tmp_path):
     summary = run(config(toy_bundle, out, budget_baseline=True), plugins=plugins)
     for r in summary.records:
         b = r.budget_matched
+        # the per_option scaffold makes one scoring call per option: the baseline makes as many, of
+        # the same kind; the first is the greedy cloze answer and wins ties
         assert b is not None and b.calls == r.assisted.calls == len(r.assisted.trace)
-        assert b.votes == {"B": b.calls} and b.answer == "B" and b.method == "self_consistency"
+        assert {k: n for k, n in b.calls_by_kind.items() if n} == {"score": b.calls}
+        assert sum(b.votes.values()) <= b.calls and b.greedy is not None
+        top = max(b.votes.values())
+        assert b.answer == (b.greedy if b.votes.get(b.greedy) == top else max(b.votes, key=b.votes.get))
+        assert b.correct == (b.answer == r.gold)
     rep = report(read_records(out), resamples=200)
-    cells = {c["task"]: c for c in rep["cells"]}
-    assert cells["geo"]["budget_acc"] == 0.5 and cells["sci"]["budget_acc"] == 1.0
     part = rep["partitions"]["all"]
-    assert part["macro_budget"] == 0.75
-    assert part["delta_vs_budget"] == pytest.approx(part["macro_assisted"] - 0.75)
+    macro = sum(c["budget_acc"] for c in rep["cells"]) / len(rep["cells"])
+    assert part["macro_budget"] == pytest.approx(macro)
+    assert part["delta_vs_budget"] == pytest.approx(part["macro_assisted"] - part["macro_budget"])
     assert part["ci_low_vs_budget"] <= part["delta_vs_budget"] <= part["ci_high_vs_budget"]
     # resuming with the baseline switched off would mix two kinds of records: refused
     with pytest.raises(Exception, match="budget_baseline"):

@@ -80,7 +80,14 @@ def test_cgr_run_limit_40_end_to_end(tmp_path):
         assert r["assisted"]["status"] == "ok", (r["item_id"], r["assisted"]["error"])
         assert r["assisted"]["calls"] == len(r["assisted"]["trace"]) >= 2  # one call per option
         assert r["assisted"]["answer"] is not None
-        assert {a["auditor"] for a in r["audits"]} == {"hardcode", "solver_use"}
+        assert {a["auditor"] for a in r["audits"]} == {
+            "hardcode",
+            "solver_use",
+            "counterfactual",
+            "permutation",
+            "generator_agreement",
+            "leak",
+        }
     # the table: one row per task of the first 40 items, with mean solver calls
     tasks = {r["task"] for r in records}
     for task in tasks:

@@ -10,7 +10,14 @@ def test_builtins_register_everything(plugins):
     assert plugins.solver("llama").plugin == "cgr.plugins.llama_solver"
     assert plugins.solver("echo") and plugins.solver("fake")
     assert plugins.generator("template")
-    assert {a.name for a in plugins.auditors()} == {"hardcode", "solver_use"}
+    assert {a.name for a in plugins.auditors()} == {
+        "hardcode",
+        "solver_use",
+        "counterfactual",
+        "permutation",
+        "generator_agreement",
+        "leak",
+    }
 
 
 def test_unknown_name_is_a_named_error(plugins):
