@@ -218,7 +218,12 @@ def main(debug: bool) -> None:
     help="Generator-specific option (repeatable), e.g. base_url=http://host:8000/v1 or dir=PROGRAMS (files).",
 )
 @click.option(
-    "--direct-mode", type=click.Choice(["generate", "grammar", "logprobs"]), default="generate", show_default=True
+    "--direct-mode",
+    "direct_modes",
+    type=click.Choice(["generate", "grammar", "logprobs", "cloze", "cloze_raw"]),
+    multiple=True,
+    help="How the direct channel answers (repeatable: the first is the primary mode, the others are recorded "
+    "beside it and reported; default generate).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @limit_options
@@ -253,7 +258,7 @@ def run(
     generator_model: str | None,
     generator_solver: str | None,
     generator_options: tuple[str, ...],
-    direct_mode: str,
+    direct_modes: tuple[str, ...],
     seed: int,
     limits: Limits,
     budget_baseline: bool,
@@ -287,7 +292,8 @@ def run(
                 **_options(generator_options, "--generator-option"),
                 **({"solver": generator_solver} if generator_solver else {}),
             },
-            direct_mode=direct_mode,
+            direct_mode=(direct_modes or ("generate",))[0],
+            direct_modes=list(direct_modes[1:]),
             seed=seed,
             resume=resume,
             workers=workers,
