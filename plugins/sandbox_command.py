@@ -9,10 +9,10 @@ import click
 
 from cgr.kernel.api import SolverConfig
 from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, load_bundle, parse_item
-from cgr.kernel.cli import limit_options
 from cgr.kernel.config import RunConfig
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
+from cgr.kernel.options import limit_options
 from cgr.kernel.records import Item
 from cgr.sandbox import Limits
 

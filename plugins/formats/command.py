@@ -16,6 +16,7 @@ import click
 from cgr.kernel import __version__
 from cgr.kernel.bundle import load_bundle
 from cgr.kernel.manager import Plugins, load_plugins
+from cgr.kernel.options import key_values
 from cgr.plugins.formats.adapters import declared_options
 from cgr.plugins.formats.conversion import check_options, convert, summary, write_bundle
 
@@ -95,16 +96,6 @@ def _epilog(plugins: Plugins) -> str:
     return example + "\b\nFormats:\n" + "\n".join(lines)
 
 
-def _options(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--option")
-        out[key.strip()] = value
-    return out
-
-
 def convert_command(plugins: Plugins) -> click.Command:
     """``cgr bundle convert`` offering the adapters registered in ``plugins``."""
 
@@ -132,7 +123,7 @@ def convert_command(plugins: Plugins) -> click.Command:
         license_: str | None, force: bool,
     ) -> None:  # fmt: skip
         """Convert SOURCE (JSONL, JSON array, msgpack, Parquet; CSV for mmlu-csv) into a cgr bundle."""
-        options = _options(option_pairs)
+        options = key_values(option_pairs, "--option")
         try:
             check_options(plugins.get("adapter", fmt), options)
         except ValueError as exc:
