@@ -8,47 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from cgr.kernel.api import Scaffold
-from cgr.kernel.cli import main
 from cgr.kernel.config import RunConfig
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import load_plugins
 from cgr.kernel.pipeline import run
 from cgr.kernel.store import RunStore, read_manifest, read_records
 from cgr.sandbox._api import MAX_ERROR_CHARS
+
+# the run-level helpers are the ones of the other half of these tests
+from tests.e2e.test_hostile_run import cli, write_bundle
 from tests.plugins import fake_solver
-
-HANG_GUARD_S = 600
-
-
-def cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def write_bundle(path: Path, ids: list[str]) -> Path:
-    path.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "id": i,
-                    "dataset": "hostile",
-                    "task": "t",
-                    "question": f"Which city is in France? ({i})",
-                    "choices": ["Paris", "Lima", "Oslo"],
-                    "answer": "A",
-                }
-            )
-            + "\n"
-            for i in ids
-        )
-    )
-    return path
-
 
 # --------------------------------------------------------------- 1. cgr run, hostile stdout ---
 
