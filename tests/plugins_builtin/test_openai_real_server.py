@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-import time
-
-import httpx
 import pytest
 
 from cgr.kernel.api import SolverConfig
 from cgr.plugins.openai_solver import LOGPROB_FLOOR, OpenAISolver
-from tests.plugins_builtin.openai_stub import CLOZE, clear_env, free_port
+from tests.plugins_builtin.llama_server import llama_server as serve
+from tests.plugins_builtin.openai_stub import CLOZE, clear_env
 
 
 @pytest.fixture(autouse=True)
@@ -20,61 +15,10 @@ def clean_env(monkeypatch):
     clear_env(monkeypatch)
 
 
-SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings", "yaml")
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"llama_cpp.server needs the [server] extra (missing: {', '.join(missing)})")
-    from cgr.plugins.llama_solver import resolve_model
-
-    model = resolve_model(None)[1]
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "2048",
-                "--n_threads",
-                "1",
-            ],  # 1: robust on a busy machine
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not ready in 90 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
+    with serve(tmp_path_factory.mktemp("llama-server")) as (url, _port):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def real(url: str, **options) -> OpenAISolver:

@@ -12,12 +12,10 @@ these tests check the path and the typed outcomes, never the programs' quality.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,9 +32,9 @@ from cgr.kernel.store import read_records
 from cgr.plugins.files_generator import FilesGenerator
 from cgr.plugins.llm_generator import LLMGenerator
 from cgr.plugins.programs import OUTCOMES, TRANSIENT, export_programs
+from tests.plugins_builtin.llama_server import llama_server
 from tests.plugins_builtin.openai_stub import clear_env, free_port
 
-SERVER_MODULES = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings", "yaml")
 SAMPLE = Path(__file__).resolve().parents[2] / "kernel" / "data" / "sample" / "items.jsonl"
 
 
@@ -86,43 +84,12 @@ class CountingProxy:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """``(proxy, upstream_url)``: the real llama_cpp.server behind a counting proxy."""
-    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"llama_cpp.server needs the [server] extra (missing: {', '.join(missing)})")
-    from cgr.plugins.llama_solver import resolve_model
-
-    model = resolve_model(None)[1]
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    args = ["--model", str(model), "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "1"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", *args], stdout=sink, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server not ready in 90 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.25)
+    with llama_server(tmp_path_factory.mktemp("llama-server"), n_ctx=4096) as (url, port):
         proxy = CountingProxy(f"http://127.0.0.1:{port}")
-        yield proxy, url
-        proxy.server.shutdown()
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            yield proxy, url
+        finally:
+            proxy.server.shutdown()
 
 
 def two_items(tmp_path: Path) -> Path:
