@@ -3,7 +3,7 @@
 Three ways to score every option of the same items, measured in one run (ratios, not absolute
 numbers, are the result):
 
-1. **cgr cloze**: ``cgr.kernel.direct.answer_in_mode(..., "cloze")`` with the llama solver: the
+1. **cgr cloze**: ``cgr.plugins.direct_modes.answer_in_mode(..., "cloze")`` with the llama solver: the
    question prefix evaluated once per item, all options scored in one batched decode;
 2. **lm-eval**: lm-evaluation-harness 0.4.13 (``lm_eval --model gguf``, its own venv) against
    ``bench/lmeval_cloze.py``'s loopback endpoint on the same GGUF and threads; each
@@ -30,9 +30,9 @@ import lmeval_cloze  # noqa: E402
 
 from cgr.kernel.api import SolverConfig  # noqa: E402
 from cgr.kernel.bundle import load_bundle  # noqa: E402
-from cgr.kernel.direct import answer_in_mode  # noqa: E402
 from cgr.kernel.manager import load_plugins  # noqa: E402
 from cgr.kernel.prompts import render_cloze  # noqa: E402
+from cgr.plugins.direct_modes import answer_in_mode  # noqa: E402
 from cgr.plugins.llama_solver import load_solver  # noqa: E402
 
 

@@ -7,12 +7,18 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
-from cgr.kernel.records import AssistedChannel, Record
+from cgr.kernel import prompts
+from cgr.kernel.records import AssistedChannel, Item, Record
+
+if TYPE_CHECKING:
+    from cgr.kernel.channels import Engine
+    from cgr.kernel.config import RunConfig
+    from cgr.kernel.manager import Entry, Plugins
 
 
 class SolverError(RuntimeError):
@@ -130,7 +136,7 @@ class Scaffold(msgspec.Struct, kw_only=True):
     calls: int = 0  # model calls the generator itself made
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    #: ok | no_code | syntax_error | refusal | timeout | api_error | empty (cgr.plugins.programs.OUTCOMES)
+    #: ok | no_code | syntax_error | refusal | timeout | api_error | empty (the programs plugin's OUTCOMES)
     outcome: str = "ok"
     retries: int = 0  # retries spent on transient backend failures (served generators)
 
@@ -240,6 +246,60 @@ Reporter = Callable[[ReportRequest], str]
 
 class ReporterRegistrar(Protocol):
     def __call__(self, name: str, fn: Reporter, *, description: str = "", replace: bool = False) -> None: ...
+
+
+@dataclass
+class DirectAnswer:
+    """What one direct mode produced for one item (the kernel makes it a ``DirectChannel``)."""
+
+    label: str | None
+    method: str | None
+    raw: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    scores: list[float] | None = None
+    text_answer: str | None = None
+    prompt_version: str = prompts.DIRECT_VERSION
+
+
+class DirectMode(Protocol):
+    """``fn(solver, chain, item, *, max_tokens, cache) -> DirectAnswer``; ``cache`` is one dict per
+    item shared by all its modes (e.g. ``cloze`` and ``cloze_raw`` score the options once)."""
+
+    def __call__(
+        self, solver: Solver, chain: list[Entry], item: Item, *, max_tokens: int, cache: dict[str, Any]
+    ) -> DirectAnswer: ...
+
+
+class DirectModeRegistrar(Protocol):
+    def __call__(
+        self,
+        name: str,
+        fn: DirectMode,
+        *,
+        description: str = "",
+        replace: bool = False,
+        prompt_version: str = prompts.DIRECT_VERSION,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExecutorRequest:
+    """What an executor gets: the items still to do (bundle order, resume applied) and the run."""
+
+    config: RunConfig
+    items: list[Item]
+    engine: Engine  # the driver's Engine, already built (a remote executor may rebuild it from ``config``)
+    plugins: Plugins
+    options: dict[str, str] = field(default_factory=dict)  # --executor-option KEY=VALUE (and --address)
+
+
+#: ``fn(request) -> iterator of records``: one per item, in the items' order
+Executor = Callable[[ExecutorRequest], Iterator[Record]]
+
+
+class ExecutorRegistrar(Protocol):
+    def __call__(self, name: str, fn: Executor, *, description: str = "", replace: bool = False) -> None: ...
 
 
 class CommandGroup(Protocol):

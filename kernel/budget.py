@@ -3,35 +3,56 @@
 A scaffold's solver calls come in three kinds (read from its trace): ``score`` (``solver_logprobs``),
 ``choice`` (``solver_call`` with ``choices``: a constrained reply) and ``generate`` (free
 ``solver_call``). The baseline spends the same number of calls of each kind on the item itself,
-with no code between them:
+with no code between them. Every call is deterministic and as strong in kind as the first:
 
-- ``score`` calls: the first is the ``cloze`` direct mode (the plain cloze prompt, options scored in
-  one call, ``acc_norm``); each further one scores the options after a cloze prompt that also lists
-  them, in an order permuted per call (``prompts.render_listed_cloze``), same normalisation.
-- ``choice`` calls: the first is the ``grammar`` direct mode (the letter prompt, reply constrained to
-  a label, greedy); each further one is a sample at ``budget_temperature`` from the letter prompt with
-  the options permuted, mapped back to the original option.
-- ``generate`` calls: the first is the ``generate`` direct mode (greedy letter reply, extracted);
-  each further one a sample at ``budget_temperature`` from the permuted letter prompt.
+- ``score`` calls: call ``i`` scores all options (one batched ``solver.logprobs`` call) after cloze
+  wording ``i`` of ``prompts.cloze_wordings()``: call 0 is the ``cloze`` direct mode's own prompt,
+  the others the fixed rewordings of ``prompts.CLOZE_VARIANTS`` ("Q: …\\nA:", "…\\nThe answer is", …;
+  chosen a priori, not on gold; after the last one the list starts again). Each option's score is
+  its log-likelihood per UTF-8 byte (``acc_norm``).
+- ``choice`` calls: the ``grammar`` direct mode (the letter prompt, reply constrained to a label,
+  temperature 0) with the options in the order of call ``i``, mapped back to the original option.
+- ``generate`` calls: the ``generate`` direct mode (greedy letter reply, extracted) likewise.
 
-Each call is one vote. The first call of the first kind the scaffold used (in the order score,
-choice, generate) is the baseline's *greedy* answer: with a budget of one call the baseline IS that
-direct mode, never a temperature sample; with more calls the majority of votes wins and a tie goes to
-greedy. Permutations and samples are seeded by (run seed, item, call), so a record does not depend
-on other items. Items whose scaffold made no solver call get no baseline (``None``, with the reason in
+Option orders (``permutation``): call 0 keeps the item's order; calls 1 .. n-1 rotate it (so with n
+calls each option stands once at each letter, which cancels a pure position bias), calls n .. 2n-1
+rotate the reversed order, later calls are shuffles seeded by (run seed, item, kind, call): a record
+never depends on other items. No call samples at a temperature (the record's ``temperature`` is 0.0).
+
+**The rule** (fixed before measuring): the score calls form one *ensemble*: each option's per-byte
+log-likelihoods are summed over the score calls that answered (greedy's scores are one member), and
+the best sum is the ensemble's answer, with weight = those calls. Each choice or generate call is one
+vote for the option it answered. The answer is the option with the most weight (``votes``); every tie
+(of sums, and of weights) goes to the *greedy* answer, the first call of the first kind the scaffold
+used (in the order score, choice, generate), else to the first option / first seen.
+
+**What is guaranteed, and what is not.** With a budget of one call the baseline IS its greedy
+answer (the matching direct mode: same prompt, same call, same answer). With two calls that are not
+both score calls it is greedy too whenever greedy answered (1 against 1 is a tie). Every tie goes to
+greedy, greedy's scores are a member of the ensemble, and no extra call is weaker *in kind* than the
+first (same call, same decoding, temperature 0, a prompt of the same family chosen a priori). But
+"never below its own greedy answer" cannot be guaranteed by construction for any budget above that:
+not per item (other wordings or orders can outweigh a right greedy answer) and not on average (if the
+other prompts are weaker for a model, their sum can be weaker than greedy alone; that is an empirical
+question, not a property of the rule). Only choosing between greedy and the ensemble on the gold
+labels could promise it, and that would be optimistic for the baseline. So the report must show the
+baseline's greedy accuracy (``BudgetChannel.greedy``) beside it, and assisted is read against both.
+
+Items whose scaffold made no solver call get no baseline (``None``, with the reason in
 ``Record.budget_matched_reason``): they are left out of the comparison rather than counted as misses.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import Any
 
 from cgr.kernel import prompts
-from cgr.kernel.api import Solver, SolverError, call_seed, scored_tokens, takes_seed
+from cgr.kernel.api import Solver, SolverError, call_seed, scored_tokens
 from cgr.kernel.chain import extract_label
-from cgr.kernel.direct import best_option, cloze_continuations
+from cgr.kernel.direct import cloze_continuations, option_length
 from cgr.kernel.manager import Entry
 from cgr.kernel.records import AssistedChannel, BudgetChannel, Item
 
@@ -48,10 +69,15 @@ def calls_by_kind(assisted: AssistedChannel) -> dict[str, int]:
 
 
 def permutation(seed: int, item: Item, kind: str, index: int) -> list[int]:
-    """The option order of call ``index`` of ``kind`` (the identity for the first call)."""
-    order = list(range(len(item.choices)))
-    if index > 0:
-        random.Random(call_seed(seed, item.id, "budget", kind, index)).shuffle(order)
+    """The option order of call ``index`` of ``kind``: identity, rotations, reversed rotations, shuffles."""
+    n = len(item.choices)
+    order = list(range(n))
+    if index < n:
+        return order[index:] + order[:index]
+    if index < 2 * n:
+        rev, k = order[::-1], index - n
+        return rev[k:] + rev[:k]
+    random.Random(call_seed(seed, item.id, "budget", kind, index)).shuffle(order)
     return order
 
 
@@ -61,32 +87,57 @@ def vote(answers: list[str | None], greedy: str | None) -> tuple[str | None, dic
     for label in answers:
         if label is not None:
             votes[label] = votes.get(label, 0) + 1
+    return decide(votes, greedy), votes
+
+
+def decide(votes: dict[str, int], greedy: str | None) -> str | None:
+    """The label with the most votes; a tie goes to ``greedy``, else to the first seen."""
     if not votes:
-        return None, votes
+        return None
     top = max(votes.values())
     tied = [label for label, n in votes.items() if n == top]  # dicts keep first-seen order
-    return (greedy if greedy in tied else tied[0]), votes
+    return greedy if greedy in tied else tied[0]
+
+
+def per_byte(scores: list[float], choices: list[str]) -> list[float] | None:
+    """``acc_norm`` values of one scoring call, or None if the call does not vote (wrong length, NaN or
+    +inf: a log-likelihood is at most 0; -inf, an impossible option, is kept)."""
+    values = [float(s) for s in scores]
+    if len(values) != len(choices) or any(math.isnan(v) or v == math.inf for v in values):
+        return None
+    return [v / option_length(c) for v, c in zip(values, choices)]
+
+
+def ensemble(members: list[list[float]], labels: list[str], greedy: str | None) -> str | None:
+    """The label whose per-byte log-likelihood summed over ``members`` is highest; a tie goes to
+    ``greedy``, else to the first option. None without members."""
+    if not members:
+        return None
+    sums = [math.fsum(m[i] for m in members) for i in range(len(labels))]
+    top = max(sums)
+    tied = [labels[i] for i, s in enumerate(sums) if s == top]
+    return greedy if greedy in tied else tied[0]
 
 
 class BudgetBaseline:
-    """Computes the baseline for one item with a solver, an extractor chain and run settings."""
+    """Computes the baseline for one item with a solver, an extractor chain and run settings.
 
-    def __init__(self, solver: Solver, chain: list[Entry], *, seed: int, temperature: float, max_tokens: int):
+    ``temperature`` is accepted for callers that pass the run's ``budget_temperature`` and ignored:
+    every call of the baseline is greedy.
+    """
+
+    def __init__(
+        self, solver: Solver, chain: list[Entry], *, seed: int, max_tokens: int, temperature: float | None = None
+    ):
         self.solver, self.chain = solver, chain
-        self.seed, self.temperature, self.max_tokens = seed, temperature, max_tokens
-        self.seeded = takes_seed(solver)
+        self.seed, self.max_tokens = seed, max_tokens
         self.prompt_tokens = self.completion_tokens = 0
 
-    def _score(self, item: Item, index: int) -> str | None:
-        order = permutation(self.seed, item, "score", index)
-        choices = [item.choices[i] for i in order]
-        view = item.guest_view()
-        prompt = prompts.render_cloze(view) if index == 0 else prompts.render_listed_cloze(view, choices)
-        scores = self.solver.logprobs(prompt, cloze_continuations(choices))
+    def _score(self, item: Item, index: int) -> list[float] | None:
+        prompt = prompts.render_cloze_variant(item.guest_view(), index)
+        scores = self.solver.logprobs(prompt, cloze_continuations(item.choices))
         self.prompt_tokens += scored_tokens(scores)
-        if len(scores) != len(choices):
-            return None
-        return item.labels[order[best_option(list(scores), choices, normalise=True)]]
+        return per_byte(list(scores), item.choices)
 
     def _reply(self, item: Item, index: int, kind: str) -> str | None:
         order = permutation(self.seed, item, kind, index)
@@ -94,12 +145,10 @@ class BudgetBaseline:
         constrained = kind == "choice"
         options: dict[str, Any] = {
             "max_tokens": 4 if constrained else self.max_tokens,
-            "temperature": 0.0 if index == 0 else self.temperature,
+            "temperature": 0.0,
             "stop": None if constrained else ["\n"],
             "choices": list(item.labels) if constrained else None,
         }
-        if self.seeded and index > 0:
-            options["seed"] = call_seed(self.seed, item.id, "budget", kind, index)
         completion = self.solver.complete(prompts.render_direct(view), **options)
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
@@ -109,6 +158,14 @@ class BudgetBaseline:
             label = extract_label(self.chain, completion.text, item.labels, view["choices"])[0]
         return None if label is None else item.labels[order[item.labels.index(label)]]
 
+    def _call(self, item: Item, kind: str, index: int) -> list[float] | str | None:
+        try:
+            return self._score(item, index) if kind == "score" else self._reply(item, index, kind)
+        except SolverError:
+            raise  # the solver itself is down: stop the run
+        except Exception:  # noqa: BLE001 - this request was refused: the call does not vote
+            return None
+
     def run(self, item: Item, assisted: AssistedChannel) -> tuple[BudgetChannel | None, str | None]:
         """``(channel, None)``, or ``(None, reason)`` when the scaffold made no solver call."""
         if assisted.calls <= 0:
@@ -116,32 +173,49 @@ class BudgetBaseline:
         kinds = calls_by_kind(assisted)
         self.prompt_tokens = self.completion_tokens = 0
         start = time.perf_counter()
-        answers: list[str | None] = []
+        members: list[list[float]] = []
+        replies: list[str | None] = []
         raw: list[str] = []
+        greedy: str | None = None
+        first = True
         for kind in KINDS:
             for index in range(kinds[kind]):
-                try:
-                    label = self._score(item, index) if kind == "score" else self._reply(item, index, kind)
-                except SolverError:
-                    raise  # the solver itself is down: stop the run
-                except Exception:  # noqa: BLE001 - this request was refused: the call does not vote
-                    label = None
-                answers.append(label)
-                raw.append(f"{kind}:{label or '?'}")
-        greedy = answers[0]
-        answer, votes = vote(answers, greedy)
-        sampled = kinds["choice"] > 1 or kinds["generate"] > 1
+                got = self._call(item, kind, index)
+                if isinstance(got, list):
+                    members.append(got)
+                    own = ensemble([got], item.labels, None)
+                else:
+                    replies.append(got)
+                    own = got
+                if first:
+                    greedy, first = own, False
+                raw.append(f"{kind}:{own or '?'}")
+        votes: dict[str, int] = {}
+        pooled = ensemble(members, item.labels, greedy)
+        if pooled is not None:
+            votes[pooled] = len(members)
+            raw.append(f"ensemble:{pooled}")
+        for label in replies:
+            if label is not None:
+                votes[label] = votes.get(label, 0) + 1
+        answer = decide(votes, greedy)
+        if assisted.calls == 1:
+            method = "greedy"
+        elif kinds["score"] and kinds["score"] == assisted.calls:
+            method = "cloze_ensemble"
+        else:
+            method = "cloze_ensemble+permuted_votes" if kinds["score"] else "permuted_votes"
         return (
             BudgetChannel(
                 answer=answer,
                 correct=answer == item.answer,
                 calls=assisted.calls,
                 raw=" ".join(raw),
-                method="self_consistency" if assisted.calls > 1 else "greedy",
+                method=method,
                 prompt_tokens=self.prompt_tokens,
                 completion_tokens=self.completion_tokens,
                 latency_s=time.perf_counter() - start,
-                temperature=self.temperature if sampled else 0.0,
+                temperature=0.0,
                 votes=votes,
                 greedy=greedy,
                 calls_by_kind=kinds,

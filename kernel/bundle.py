@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+import msgspec
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from cgr.kernel.api import Reader
@@ -28,6 +30,14 @@ DEFAULT_LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 #: The kernel's own format; read without asking any plugin.
 JSONL_SUFFIX = ".jsonl"
+
+
+def one_line(text: str) -> str:
+    """``text`` with the characters that would break its line or its printing escaped (control
+    characters, line/paragraph separators, lone surrogates), e.g. in a field named by a hostile key."""
+    if text.isprintable():
+        return text
+    return "".join(ascii(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs") else c for c in text)
 
 
 class BundleError(ValueError):
@@ -40,7 +50,7 @@ class BundleError(ValueError):
             where = self.path
         else:
             where = f"{self.path}:{line}" if unit == "line" else f"{self.path}: {unit} {line}"
-        super().__init__(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
+        super().__init__(one_line(f"{where}: {field}: {problem}" if field else f"{where}: {problem}"))
 
 
 class ItemModel(BaseModel):
@@ -63,6 +73,19 @@ class ItemModel(BaseModel):
     answer: str
     context: str | None = None
     metadata: dict[str, Any] = {}
+
+    @field_validator("metadata")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Converted bundles are written as JSON or msgpack: only metadata that survives both."""
+        try:
+            msgspec.msgpack.encode(value)
+            same = bool(msgspec.json.decode(msgspec.json.encode(value)) == value)
+        except (TypeError, ValueError, OverflowError, msgspec.MsgspecError):
+            same = False
+        if not same:
+            raise ValueError("not plain JSON (no NaN, infinity, bytes, integers beyond 64 bits or non-text keys)")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ItemModel:
@@ -165,7 +188,7 @@ def jsonl_values(path: Path | str, data: bytes) -> Iterator[tuple[int, object]]:
             continue
         try:
             yield lineno, json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # also: not UTF-8, an integer too long, nesting too deep
             raise BundleError(path, lineno, None, f"invalid JSON: {exc}") from None
 
 
@@ -249,9 +272,13 @@ def _verified_manifest(path: Path, sha256: str) -> tuple[dict[str, Any], str | N
     if not manifest_path.is_file():
         return {}, None
     try:
-        loaded = json.loads(manifest_path.read_text())
+        loaded = json.loads(manifest_path.read_bytes())
+    except OSError as exc:
+        raise BundleError(manifest_path, None, None, f"cannot read: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise BundleError(manifest_path, exc.lineno, None, f"invalid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, an integer too long, nesting too deep
+        raise BundleError(manifest_path, None, None, f"invalid JSON: {exc}") from None
     if not isinstance(loaded, dict):
         raise BundleError(manifest_path, None, None, f"expected a JSON object, got {type(loaded).__name__}")
     recorded = loaded.get("sha256")

@@ -20,6 +20,7 @@ from typing import Any
 
 from cgr.kernel import __version__, prompts
 from cgr.kernel.api import (
+    DirectAnswer,
     Generator,
     GeneratorConfig,
     Scaffold,
@@ -34,7 +35,6 @@ from cgr.kernel.budget import BudgetBaseline
 from cgr.kernel.bundle import Bundle
 from cgr.kernel.chain import extract_label, run_auditors
 from cgr.kernel.config import RunConfig
-from cgr.kernel.direct import CLOZE_MODES, ClozeCache, DirectAnswer, answer_in_mode
 from cgr.kernel.manager import Entry, Plugins, check_solver, load_plugins
 from cgr.kernel.records import (
     AssistedChannel,
@@ -130,24 +130,19 @@ class Engine:
         return self.plugins.extractors()
 
     # ------------------------------------------------------------------ channels ---------------
-    def direct(self, item: Item, mode: str | None = None, cloze_cache: ClozeCache | None = None) -> DirectChannel:
-        """The solver answers the item in ``mode`` (default: the run's primary ``direct_mode``)."""
+    def direct(self, item: Item, mode: str | None = None, cache: dict[str, Any] | None = None) -> DirectChannel:
+        """The solver answers the item in ``mode`` (default: the run's primary ``direct_mode``);
+        ``cache`` is shared by the modes of one item."""
         mode = mode or self.config.direct_mode
-        start = time.perf_counter()
+        entry = self.plugins.get("direct_mode", mode)
+        start, error, cache = time.perf_counter(), None, {} if cache is None else cache
         try:
-            got = self._direct_answer(item, mode, cloze_cache)
+            got = entry.obj(self.solver, self.chain, item, max_tokens=self.config.direct_max_tokens, cache=cache)
         except SolverError:
             raise  # infrastructure down: stop the run (records so far are kept; --resume continues)
         except Exception as exc:  # noqa: BLE001 - this item cannot be answered (e.g. too long)
-            return DirectChannel(
-                answer=None,
-                correct=False,
-                calls=1,
-                latency_s=time.perf_counter() - start,
-                mode=mode,
-                prompt_version=prompts.CLOZE_VERSION if mode in CLOZE_MODES else prompts.DIRECT_VERSION,
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            got = DirectAnswer(None, None, "", prompt_version=entry.extra.get("prompt_version", prompts.DIRECT_VERSION))
+            error = f"{type(exc).__name__}: {exc}"
         return DirectChannel(
             answer=got.label,
             correct=got.label == item.answer,
@@ -162,11 +157,7 @@ class Engine:
             scores=got.scores,
             text_answer=got.text_answer,
             disagreement=got.label is not None and got.text_answer is not None and got.text_answer != got.label,
-        )
-
-    def _direct_answer(self, item: Item, mode: str, cloze_cache: ClozeCache | None) -> DirectAnswer:
-        return answer_in_mode(
-            self.solver, self.chain, item, mode, max_tokens=self.config.direct_max_tokens, cloze_cache=cloze_cache
+            error=error,
         )
 
     def all_direct(self, item: Item) -> tuple[DirectChannel, dict[str, DirectChannel]]:
@@ -175,7 +166,7 @@ class Engine:
         ``cloze`` and ``cloze_raw`` share one scoring call; each channel still says ``calls=1``, the
         cost of that mode run alone.
         """
-        cache = ClozeCache()
+        cache: dict[str, Any] = {}
         primary = self.direct(item, self.config.direct_mode, cache)
         return primary, {mode: self.direct(item, mode, cache) for mode in self.config.direct_modes}
 

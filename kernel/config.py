@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cgr.sandbox import Limits
-
-#: How the direct channel answers (``cgr.kernel.direct``).
-DirectMode = Literal["generate", "grammar", "logprobs", "cloze", "cloze_raw"]
-DIRECT_MODES: tuple[str, ...] = ("generate", "grammar", "logprobs", "cloze", "cloze_raw")
-
 
 #: The per-scaffold limits are the sandbox's own type, with its defaults and bounds (one of each).
 SandboxLimits = Limits
@@ -37,13 +31,15 @@ class RunConfig(BaseModel):
     strategy: str | None = None
     generator_model: str | None = None
     generator_options: dict[str, str] = {}  # generator-specific (llm: solver=openai, base_url=…)
-    direct_mode: DirectMode = "generate"  # the primary mode: ``Record.direct``
-    direct_modes: list[DirectMode] = []  # extra modes: ``Record.direct_modes`` (the primary and repeats dropped)
+    direct_mode: str = "generate"  # the primary mode: ``Record.direct`` (a registered direct mode)
+    direct_modes: list[str] = []  # extra modes: ``Record.direct_modes`` (the primary and repeats dropped)
     direct_max_tokens: int = Field(8, ge=1, le=512)
     budget_baseline: bool = False  # also run the call-budget-matched self-consistency baseline
     budget_temperature: float = Field(0.7, gt=0, le=2)
     seed: int = 0
     workers: int = Field(1, ge=1, le=64)  # items processed at once (records still in bundle order)
+    executor: str = "local"  # the registered executor that processes the items
+    executor_options: dict[str, str] = {}  # --executor-option KEY=VALUE (not part of a resumed run's identity)
     limits: Limits = Field(default_factory=Limits)
     resume: bool = False
 

@@ -1,4 +1,4 @@
-"""The hook contract of cgr: seven plugin families, each filled through one ``register_*`` hook.
+"""The hook contract of cgr: the plugin families, each filled through one ``register_*`` hook.
 
 Every hook is called once per process through pluggy (``pm.hook.register_…``), so hook wrappers and
 tracing work. Every implementation is called, in pluggy's order (plugins registered later are
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from cgr.kernel.api import (
         AuditorRegistrar,
         CommandGroup,
+        DirectModeRegistrar,
+        ExecutorRegistrar,
         ExtractorRegistrar,
         FormatRegistrar,
         GeneratorRegistrar,
@@ -112,14 +114,40 @@ def register_reporters(register: ReporterRegistrar) -> None:
 
 
 @hookspec
+def register_direct_modes(register: DirectModeRegistrar) -> None:
+    """Register direct-channel modes: ``register(name, fn, *, description="", replace=False, prompt_version=…)``.
+
+    ``fn(solver, chain, item, *, max_tokens, cache) -> DirectAnswer`` answers ``item`` without a
+    scaffold (``chain``: the extractor chain; ``cache``: one dict per item shared by its modes); an
+    exception is recorded as the item's direct error (``prompt_version`` is then recorded), except
+    ``SolverError``, which stops the run. ``cgr run --direct-mode NAME`` offers every registered
+    mode. Built-ins: ``generate``, ``grammar``, ``logprobs``, ``cloze``, ``cloze_raw``.
+    """
+
+
+@hookspec
+def register_executors(register: ExecutorRegistrar) -> None:
+    """Register executors: ``register(name, fn, *, description="", replace=False)``.
+
+    ``fn(request: ExecutorRequest) -> Iterator[Record]`` processes ``request.items`` (bundle order,
+    resume applied) and yields one record per item, in the items' order; the kernel appends each to
+    the store as it comes. Closing the iterator (an error, Ctrl-C) must stop or cancel the remaining
+    work; a ``SolverError`` raised inside propagates. ``request.engine`` is the driver's ``Engine``,
+    ``request.options`` the ``--executor-option KEY=VALUE`` pairs (``--address ADDR`` is
+    ``address=ADDR``). ``cgr run --executor NAME`` selects one. Built-in: ``local`` (this process;
+    ``--workers`` threads).
+    """
+
+
+@hookspec
 def register_commands(cli: CommandGroup, plugins: Plugins) -> None:
     """Add commands to the ``cgr`` command line: ``cli`` is the root ``click.Group``.
 
     ``plugins`` is everything loaded (e.g. ``plugins.all("reporter")`` for a ``--format`` choice).
     Use ``@cli.command()`` / ``@cli.group()`` or ``cli.add_command(cmd)``; ``cli.replace_command(cmd)``
-    replaces a command of the same name that another plugin added. The kernel's own commands
-    (``run``, ``plugins``) cannot be replaced. A command fails with one line, exit 1, by raising
-    ``click.ClickException`` or one of the kernel's named errors. Built-ins: ``report``,
+    replaces a command of the same name that another plugin added. The kernel's own command
+    (``plugins``) cannot be replaced. A command fails with one line, exit 1, by raising
+    ``click.ClickException`` or one of the kernel's named errors. Built-ins: ``run``, ``report``,
     ``compare``, ``replay``, ``audit``, ``bundle``, ``models``, ``sandbox``, ``export``, ``show``
     and ``new``.
     """

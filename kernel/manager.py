@@ -42,6 +42,8 @@ HOOKS: dict[str, str] = {
     "reader": "register_bundle_formats",
     "adapter": "register_bundle_formats",
     "reporter": "register_reporters",
+    "executor": "register_executors",
+    "direct_mode": "register_direct_modes",
     "command": "register_commands",
 }
 FAMILIES = tuple(HOOKS)
@@ -247,11 +249,11 @@ def check_solver(solver: object, name: str) -> None:
 
 def _collect(plugins: Plugins) -> None:
     """Fill every family except commands: one call of each hook, through pluggy."""
-    for family in ("solver", "generator", "extractor", "auditor", "reporter"):
-        collector = _Collector(plugins, family)
-        caller = getattr(plugins.pm.hook, HOOKS[family])
-        caller(register=collector.register)
-        collector.resolve()
+    for family in FAMILIES:
+        if family not in ("reader", "adapter", "command"):  # filled below / by add_commands
+            collector = _Collector(plugins, family)
+            getattr(plugins.pm.hook, HOOKS[family])(register=collector.register)
+            collector.resolve()
     readers, adapters = _Collector(plugins, "reader"), _Collector(plugins, "adapter")
     registrar = _FormatRegistrar(readers, adapters)
     plugins.pm.hook.register_bundle_formats(register=registrar)

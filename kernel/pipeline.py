@@ -8,18 +8,16 @@ A notebook user can call this directly::
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, closing, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from itertools import islice
 
+from cgr.kernel.api import ExecutorRequest
 from cgr.kernel.bundle import BundleError, load_bundle
 from cgr.kernel.channels import Engine
 from cgr.kernel.config import RunConfig
-from cgr.kernel.manager import Plugins, check_solver, load_plugins
-from cgr.kernel.records import Item, Record, RunManifest
+from cgr.kernel.manager import PluginError, Plugins, check_solver, load_plugins
+from cgr.kernel.records import Record, RunManifest
 from cgr.kernel.store import RunStore
 
 __all__ = ["Engine", "RunSummary", "run", "solver_error"]
@@ -68,6 +66,9 @@ def run(
     during it."""
     step: Callable[[str], AbstractContextManager[object]] = phase or (lambda message: nullcontext())
     plugins = plugins or (engine.plugins if engine else load_plugins())
+    executor = plugins.get("executor", config.executor)  # unknown names fail before anything loads
+    for mode in (config.direct_mode, *config.direct_modes):
+        plugins.get("direct_mode", mode)
     bundle = load_bundle(config.bundle, readers=plugins.readers())
     items = bundle.items
     if config.tasks:
@@ -91,17 +92,27 @@ def run(
     todo = [it for it in items if it.id not in store.done]
     written: list[Record] = []
     try:
-        if phase is not None and todo:
-            with phase("preparing the sandbox (the first run compiles it: 10-30 s, once; cached after)"):
-                engine.sandbox.warm(fuel=config.limits.fuel is not None)
-        if on_start:
-            on_start(store.manifest, len(todo), len(items) - len(todo))
-        with closing(_process_in_order(engine, todo, config.workers)) as records:  # type: ignore[type-var]
+        records = executor.obj(ExecutorRequest(config, todo, engine, plugins, dict(config.executor_options)))
+        try:
+            if phase is not None and todo:
+                with phase("preparing the sandbox (the first run compiles it: 10-30 s, once; cached after)"):
+                    engine.sandbox.warm(fuel=config.limits.fuel is not None)
+            if on_start:
+                on_start(store.manifest, len(todo), len(items) - len(todo))
             for i, record in enumerate(records, start=1):
+                if i > len(todo) or record.item_id != todo[i - 1].id:
+                    expected = f"item {todo[i - 1].id!r}" if i <= len(todo) else "no more records"
+                    raise PluginError(
+                        f"executor {executor.name!r} yielded {record.item_id!r} where {expected} was next"
+                    )
                 store.append(record)
                 written.append(record)
                 if progress:
                     progress(i, len(todo), record)
+        finally:
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()  # stops or cancels the executor's remaining work
     except BaseException:
         store.close("interrupted")
         raise
@@ -117,26 +128,3 @@ def run(
         direct_errors=sum(1 for r in written if r.direct.error),
         first_error=first,
     )
-
-
-def _process_in_order(engine: Engine, items: list[Item], workers: int) -> Iterator[Record]:
-    """Each item's record, in the items' order; with ``workers`` > 1, up to that many items are
-    processed at once (threads: the solvers and the sandbox are thread-safe), at most
-    2 x ``workers`` ahead of the last record yielded. On an error the items not yet started are
-    cancelled and the ones in flight finish unrecorded (``--resume`` redoes them)."""
-    if workers <= 1:
-        for item in items:
-            yield engine.process(item)
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cgr-item")
-    try:
-        queue = iter(items)
-        pending = deque(pool.submit(engine.process, item) for item in islice(queue, 2 * workers))
-        while pending:
-            record = pending.popleft().result()
-            for item in queue:  # keep the window full: at most one new item per record
-                pending.append(pool.submit(engine.process, item))
-                break
-            yield record
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

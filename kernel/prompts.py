@@ -6,7 +6,6 @@ from typing import Any
 
 DIRECT_VERSION = "direct-v1"
 CLOZE_VERSION = "cloze-v1"
-LISTED_CLOZE_VERSION = "cloze-listed-v1"
 GENERATOR_VERSION = "generator-v1"
 
 DIRECT_TEMPLATE = """\
@@ -21,13 +20,17 @@ CLOZE_TEMPLATE = """\
 {context_block}Question: {question}
 Answer:"""
 
-#: The cloze prompt with the options listed (in a given order): the budget-matched baseline's
-#: further scoring calls, each with another order.
-LISTED_CLOZE_TEMPLATE = """\
-{context_block}Question: {question}
-Choices:
-{listing}
-Answer:"""
+#: The budget-matched baseline's further scoring calls: the cloze prompt reworded, one wording per
+#: call after the first (which is ``CLOZE_TEMPLATE`` itself), in this order. Fixed a priori (common
+#: cloze wordings of lm-evaluation-harness-style evaluations), not tuned on any gold labels; each
+#: scores the options as ``" " + option`` like ``CLOZE_TEMPLATE``.
+CLOZE_VARIANTS: dict[str, str] = {
+    "cloze-qa-v1": "{context_block}Q: {question}\nA:",
+    "cloze-bare-v1": "{context_block}{question}\nAnswer:",
+    "cloze-answer-is-v1": "{context_block}{question}\nThe answer is",
+    "cloze-correct-v1": "{context_block}Question: {question}\nThe correct answer is",
+    "cloze-question-a-v1": "{context_block}Question: {question}\nA:",
+}
 
 GENERATOR_TEMPLATE = """\
 You write a short Python program (a "scaffold") that helps a small language model answer one
@@ -70,12 +73,17 @@ def render_cloze(item: dict[str, Any]) -> str:
     return CLOZE_TEMPLATE.format(context_block=_context_block(item.get("context")), question=item["question"])
 
 
-def render_listed_cloze(item: dict[str, Any], choices: list[str]) -> str:
-    """The cloze prompt listing ``choices`` (``- text`` lines, in the order given)."""
-    return LISTED_CLOZE_TEMPLATE.format(
-        context_block=_context_block(item.get("context")),
-        question=item["question"],
-        listing="\n".join(f"- {choice}" for choice in choices),
+def cloze_wordings() -> list[str]:
+    """The budget baseline's cloze wordings, in call order: ``CLOZE_TEMPLATE`` first, then the variants."""
+    return [CLOZE_TEMPLATE, *CLOZE_VARIANTS.values()]
+
+
+def render_cloze_variant(item: dict[str, Any], index: int) -> str:
+    """The budget baseline's cloze prompt of scoring call ``index``: wording ``index`` of ``cloze_wordings()``
+    (after the last one the list starts again); call 0 is exactly ``render_cloze(item)``."""
+    wordings = cloze_wordings()
+    return wordings[index % len(wordings)].format(
+        context_block=_context_block(item.get("context")), question=item["question"]
     )
 
 
@@ -91,6 +99,6 @@ def render_generator(item: dict[str, Any]) -> str:
 TEMPLATES = {
     DIRECT_VERSION: DIRECT_TEMPLATE,
     CLOZE_VERSION: CLOZE_TEMPLATE,
-    LISTED_CLOZE_VERSION: LISTED_CLOZE_TEMPLATE,
     GENERATOR_VERSION: GENERATOR_TEMPLATE,
+    **CLOZE_VARIANTS,
 }

@@ -129,10 +129,11 @@ class GeneratorChannel(Channel, kw_only=True):
 
 class BudgetChannel(Channel, kw_only=True):
     """Call-budget-matched baseline (``cgr.kernel.budget``): as many solver calls as the scaffold made,
-    of the same kinds (scoring, constrained, free generation), each one vote; the first is the greedy
-    direct answer of that kind and wins ties, so assisted gains are not just more calls."""
+    of the same kinds (scoring, constrained, free generation), each greedy; the first is the greedy
+    direct answer of that kind, scoring calls form a summed cloze ensemble, replies vote, ties go to
+    greedy. No aggregate guarantee of being at least greedy: the report shows ``greedy`` beside it."""
 
-    temperature: float = 0.7  # of the samples; 0.0 when the baseline drew none
+    temperature: float = 0.7  # 0.0: every call is greedy (older records: the samples' temperature)
     votes: dict[str, int] = {}
     greedy: str | None = None  # the first call's answer: the baseline with a budget of one call
     calls_by_kind: dict[str, int] = {}  # {"score": n, "choice": n, "generate": n}, as the scaffold's

@@ -23,7 +23,8 @@ from cgr.kernel.chain import verdict_of
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Entry, Plugins, load_plugins
 from cgr.kernel.records import AssistedChannel, Audit, Record
-from cgr.kernel.store import RECORDS, StoreError, load_run_bundle, read_records
+from cgr.kernel.store import RECORDS, StoreError, read_records
+from cgr.plugins.run_bundle import load_run_bundle
 
 
 def _as_dicts(audits: list[Audit]) -> list[dict]:

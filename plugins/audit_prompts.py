@@ -100,6 +100,9 @@ class ItemFacts:
         body = "|".join(r"\s+".join(map(re.escape, a.split())) for a in alts)
         self.pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE) if alts else None
         self.q_probe = [s for s in (self.question.strip()[:40], self.context.strip()[:40]) if len(s) >= 8]
+        # read_prompt's results for this view, by prompt: the stand-in runs of one session put the
+        # same prompts to the same view again and again (bounded: READ_CACHE_ENTRIES, READ_CACHE_CHARS)
+        self.readings: dict[str, Reading] = {}
 
     def nameable(self, i: int) -> bool:
         """Whether option ``i`` can be told apart in any prompt: findable, not named in the question,
@@ -165,10 +168,27 @@ class Reading:
 
 #: Longer prompts are read as their head and tail only (bounds the host's work per call).
 READ_HEAD, READ_TAIL = 4000, 8000
+#: Readings kept per ItemFacts (prompts up to READ_CACHE_CHARS long; a Reading is never mutated by its users).
+READ_CACHE_ENTRIES, READ_CACHE_CHARS = 64, 4000
 
 
 def read_prompt(facts: ItemFacts, prompt: str) -> Reading:
-    """How the stand-in understands ``prompt`` (its first 4,000 and last 8,000 characters)."""
+    """How the stand-in understands ``prompt`` (its first 4,000 and last 8,000 characters).
+
+    A pure function of the view and the prompt; the result is remembered on ``facts`` (read-only:
+    callers must not change it)."""
+    cacheable = len(prompt) <= READ_CACHE_CHARS
+    if cacheable:
+        hit = facts.readings.get(prompt)
+        if hit is not None:
+            return hit
+    reading = _read_prompt(facts, prompt)
+    if cacheable and len(facts.readings) < READ_CACHE_ENTRIES:
+        facts.readings[prompt] = reading
+    return reading
+
+
+def _read_prompt(facts: ItemFacts, prompt: str) -> Reading:
     if len(prompt) > READ_HEAD + READ_TAIL:
         prompt = prompt[:READ_HEAD] + "\n…\n" + prompt[-READ_TAIL:]
     found = facts.mentions(prompt)

@@ -13,6 +13,7 @@ memory, output cap) stops the session after its first run.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import threading
@@ -51,7 +52,7 @@ def shared_sandbox() -> Sandbox:
     global _sandbox
     with _sandbox_lock:
         if _sandbox is None:
-            _sandbox = Sandbox()
+            _sandbox = Sandbox(output_files=True)  # no thread hand-off per print (the runs' output is not kept)
         return _sandbox
 
 
@@ -92,6 +93,7 @@ class Session:
     stopped: str | None = None  # why no further runs are made
     lock: threading.Lock = field(default_factory=threading.Lock)
     _facts: ItemFacts | None = None
+    _shown: dict[int, tuple[dict[str, Any], ItemFacts]] = field(default_factory=dict)  # by shift: view, facts
 
     @property
     def n(self) -> int:
@@ -128,12 +130,21 @@ class Session:
                 self.stopped = f"the program does not run under the stand-in solver (status {run.status})"
             return run
 
+    def shown(self, shift: int) -> tuple[dict[str, Any], ItemFacts]:
+        """The view a run with the options rotated by ``shift`` gets, and its facts (made once per
+        shift: the runs of a session share them, and so the stand-in's readings of their prompts)."""
+        got = self._shown.get(shift)
+        if got is None:
+            order = self.order(shift)
+            labels = [str(x) for x in self.view["labels"]]
+            view = {**self.view, "choices": [str(self.view["choices"][i]) for i in order], "labels": labels}
+            got = self._shown[shift] = (view, ItemFacts(view))
+        return got
+
     def _run(self, profile: Profile, favour: int, shift: int) -> Run:
         order = self.order(shift)
-        labels = [str(x) for x in self.view["labels"]]
-        choices = [str(self.view["choices"][i]) for i in order]
-        view = {**self.view, "choices": choices, "labels": labels}
-        facts = ItemFacts(view)
+        view, facts = self.shown(shift)
+        labels, choices = view["labels"], view["choices"]
         solver = StandIn(facts, order.index(favour), profile)
         start = time.perf_counter()
 
@@ -239,8 +250,16 @@ def skip_reason(program: str, item: dict[str, Any] | None, assisted: Any) -> str
     problem = usable(item)
     if problem:
         return f"not run: {problem}"
+    if not _parses(program):
+        return "not run: the program does not parse"
+    return None
+
+
+@functools.lru_cache(maxsize=MAX_SESSIONS)
+def _parses(program: str) -> bool:
+    """Whether ``program`` parses (asked by each dynamic auditor of a record: parsed once)."""
     try:
         ast.parse(program)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return "not run: the program does not parse"
-    return None
+        return False
+    return True

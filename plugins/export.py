@@ -26,7 +26,8 @@ from cgr.kernel.bundle import BundleError
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins
 from cgr.kernel.records import Channel, Item, Record
-from cgr.kernel.store import StoreError, load_run_bundle, read_records
+from cgr.kernel.store import StoreError, read_records
+from cgr.plugins.run_bundle import load_run_bundle
 
 CHANNELS = ("direct", "assisted", "generator_side", "budget_matched")
 

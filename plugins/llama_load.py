@@ -20,19 +20,38 @@ from cgr.kernel.api import SolverConfig, SolverError
 
 #: Solver options (``--solver-option KEY=VALUE``) this solver understands, with their allowed values.
 OPTIONS = {"extra_buffers": ("auto", "on", "off")}
+#: Integer solver options, with their (lowest, highest) values. ``batch_slots=N``: with N > 1,
+#: ``complete`` calls without choices are batched, up to N sequences per decode (``llama_batch``);
+#: 1 (the default) keeps one call at a time behind the solver's lock.
+INT_OPTIONS = {"batch_slots": (1, 64)}
+
+
+def batch_slots(options: dict[str, Any]) -> int:
+    """The ``batch_slots`` option as an int (1 when absent); SolverError when not an allowed integer."""
+    low, high = INT_OPTIONS["batch_slots"]
+    raw = options.get("batch_slots", 1)
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = low - 1
+    if isinstance(raw, bool) or not low <= value <= high:
+        raise SolverError(f"llama solver: --solver-option batch_slots={raw}: expected an integer {low}..{high}")
+    return value
 
 
 def check_options(options: dict[str, Any]) -> None:
     """SolverError for an unknown option name or a value outside its allowed ones."""
-    unknown = sorted(set(options) - set(OPTIONS))
+    unknown = sorted(set(options) - set(OPTIONS) - set(INT_OPTIONS))
     if unknown:
         known = ", ".join(k + "=" + "|".join(v) for k, v in OPTIONS.items())
-        raise SolverError(f"llama solver: unknown --solver-option {', '.join(unknown)} (known: {known})")
+        ints = ", ".join(f"{k}={lo}..{hi}" for k, (lo, hi) in INT_OPTIONS.items())
+        raise SolverError(f"llama solver: unknown --solver-option {', '.join(unknown)} (known: {known}) and {ints}")
     for key, allowed in OPTIONS.items():
         if str(options.get(key, allowed[0])) not in allowed:
             raise SolverError(
                 f"llama solver: --solver-option {key}={options[key]}: expected one of {', '.join(allowed)}"
             )
+    batch_slots(options)
 
 
 def cpu_flags(cpuinfo: str | None = None) -> set[str]:
@@ -108,7 +127,8 @@ class ModelKey(NamedTuple):
     """What identifies a loaded model: the file and every setting passed to ``llama_cpp.Llama``.
 
     ``n_threads`` and ``gpu_layers`` are as configured (None = the solver's default), and
-    ``extra_buffers`` is the option (``auto``/``on``/``off``), not the decision it leads to.
+    ``extra_buffers`` is the option (``auto``/``on``/``off``), not the decision it leads to;
+    ``batch_slots`` sizes the batched-generation context (``llama_batch``), so it is a load setting too.
     """
 
     path: str
@@ -117,6 +137,7 @@ class ModelKey(NamedTuple):
     n_threads: int | None
     seed: int
     extra_buffers: str
+    batch_slots: int = 1
 
     @classmethod
     def of(cls, path: Path, config: SolverConfig) -> ModelKey:
@@ -128,6 +149,7 @@ class ModelKey(NamedTuple):
             config.n_threads,
             config.seed,
             str(config.options.get("extra_buffers", "auto")),
+            batch_slots(config.options),
         )
 
 

@@ -8,6 +8,12 @@ cache is ``MODELS``, see ``llama_load.ModelCache``. Prompts for ``complete`` and
 the prompt once, all continuations in one batched decode (``llama_score``). ``complete(choices=...)``
 decodes under a GBNF grammar over the choices (``llama_grammar``).
 
+Batched generation: with ``--solver-option batch_slots=N`` (N > 1), ``complete`` calls without
+``choices`` from concurrent threads (``cgr run --workers N``) do not wait on the lock: they are decoded
+together, up to N sequences per llama.cpp decode, on a context of their own (``llama_batch.BatchEngine``,
+made on first use). Replies are the same as one call at a time; grammar-constrained calls
+(``choices``), ``label_logprobs`` and ``logprobs`` still go one at a time.
+
 No state crosses calls: for ``complete`` and ``label_logprobs`` a prompt is evaluated in fixed
 64-token blocks and a cached prefix is reused only in whole blocks, which gives bit-for-bit the
 numbers of an empty cache (see ``_eval_prefix``); ``logprobs``' context is batch- and
@@ -31,6 +37,7 @@ import numpy as np
 
 from cgr.kernel.api import Completion, Scores, SolverConfig, SolverError
 from cgr.kernel.hookspecs import hookimpl
+from cgr.plugins.llama_batch import PREFIX_BLOCK, BatchEngine
 from cgr.plugins.llama_grammar import choices_grammar
 from cgr.plugins.llama_load import (
     MODELS,
@@ -38,6 +45,7 @@ from cgr.plugins.llama_load import (
     ModelKey,
     _load_llama,
     _usable_cpus,
+    batch_slots,
     check_options,
     cpu_flags,
     extra_buffers_decision,
@@ -78,10 +86,6 @@ __all__ = [
     "models",
     "resolve_model",
 ]
-
-
-#: Prompts are evaluated in blocks of this many tokens at fixed positions; cached blocks are reused.
-PREFIX_BLOCK = 64
 
 
 def load_solver(config: SolverConfig | None = None) -> LlamaSolver:
@@ -151,6 +155,8 @@ class LlamaSolver:
         self._chat = self._chat_formatter()
         self._label_token_cache: dict[str, list[int]] = {}
         self._scorer: BatchScorer | None = None  # logprobs' own context, made on first use
+        self.batch_slots = batch_slots(config.options)
+        self._engine: BatchEngine | None = None  # batched generation's own context, made on first use
 
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -193,6 +199,7 @@ class LlamaSolver:
             "seed": self.config.seed,
             "extra_buffers": self.extra_buffers,
             "extra_buffers_reason": self.extra_buffers_reason,
+            "batch_slots": self.batch_slots,
         }
 
     # ------------------------------------------------------------------ prompts -----------------
@@ -256,8 +263,14 @@ class LlamaSolver:
         the greedy constrained decode, above it a sample among the choices; ``stop`` is ignored and
         ``max_tokens`` raised to what the longest choice may need. Above temperature 0 the sample is
         drawn with ``seed`` (default: the solver's seed).
+
+        With ``batch_slots`` > 1 a call without ``choices`` is decoded in a batch with the other
+        threads' calls (``llama_batch``): the same greedy reply; a sample is drawn by numpy's generator
+        seeded with ``seed``, not by llama.cpp's sampler, so sampled replies differ from ``batch_slots=1``.
         """
         text = self.chat_prompt(prompt)
+        if not choices and self.batch_slots > 1:
+            return self._complete_batched(text, max_tokens, temperature, stop, seed)
         grammar = None
         if choices:
             grammar, longest = choices_grammar(choices)
@@ -285,6 +298,28 @@ class LlamaSolver:
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
         )
+
+    def batch_engine(self) -> BatchEngine:
+        """The batched-generation engine of this model (made on first use)."""
+        with self.lock:
+            if self._engine is None:
+                self._engine = BatchEngine(
+                    self.llm, slots=self.batch_slots, n_ctx=self.config.n_ctx, n_threads=self.n_threads
+                )
+            return self._engine
+
+    def _complete_batched(
+        self, text: str, max_tokens: int, temperature: float, stop: list[str] | None, seed: int | None
+    ) -> Completion:
+        tokens = self._tokens(text, bos=True)
+        reply = self.batch_engine().generate(
+            tokens,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=self.config.seed if seed is None or temperature == 0 else seed,
+            stop=list(stop or []),
+        )
+        return Completion(text=reply.text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
 
     def _label_tokens(self, label: str) -> list[int]:
         # A label may be one token as "A" or " A"; score every single-token spelling.

@@ -27,7 +27,8 @@ from cgr.kernel.config import RunConfig
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
 from cgr.kernel.records import Record, SolverCall
-from cgr.kernel.store import StoreError, load_run_bundle, read_manifest, read_records
+from cgr.kernel.store import StoreError, read_manifest, read_records
+from cgr.plugins.run_bundle import load_run_bundle
 
 
 class Diverged(RuntimeError):

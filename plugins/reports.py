@@ -16,25 +16,39 @@ from cgr.kernel.api import ReportRequest
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins
 from cgr.kernel.store import StoreError, read_records
-from cgr.plugins import stats
+from cgr.plugins import report_matrix, stats
 
 
 def _report(request: ReportRequest) -> dict[str, Any]:
-    return stats.report(request.records, tau=request.tau, resamples=request.resamples, seed=request.seed)
+    rep = stats.report(request.records, tau=request.tau, resamples=request.resamples, seed=request.seed)
+    rep["matrix"] = report_matrix.matrix(request.records, resamples=request.resamples, seed=request.seed)
+    return rep
 
 
 def table(request: ReportRequest) -> str:
-    """Plain text: assisted - best direct first, then per cell, then the macro partitions with 95% intervals."""
-    return format_table(_report(request))
+    """Plain text: assisted - best direct first, then per cell, then the macro partitions with 95% intervals;
+    with several solvers, datasets or generators, the solver x dataset matrix after them."""
+    rep = _report(request)
+    text = format_table(rep)
+    return (
+        text + "\n\n" + report_matrix.format_matrix(rep["matrix"])
+        if report_matrix.worth_showing(rep["matrix"])
+        else text
+    )
 
 
 def markdown(request: ReportRequest) -> str:
     """The same tables in Markdown (e.g. for a paper's appendix)."""
-    return format_markdown(_report(request))
+    rep = _report(request)
+    text = format_markdown(rep)
+    if report_matrix.worth_showing(rep["matrix"]):
+        text += "\n\n" + report_matrix.format_matrix_markdown(rep["matrix"])
+    return text
 
 
 def as_json(request: ReportRequest) -> str:
-    """The report object of the DESIGN.md contract (cells, partitions, regressions) as JSON."""
+    """The report object of the DESIGN.md contract (cells, partitions, regressions) as JSON, plus the
+    solver x dataset ``matrix`` (:mod:`cgr.plugins.report_matrix`)."""
     return json.dumps(_report(request), indent=2)
 
 
@@ -75,8 +89,8 @@ def _comparisons(p: dict) -> list[tuple[str, dict]]:
             label += f" ({primary}{', the best direct mode' if best == primary else ''})"
         else:
             label += (
-                f" ({p['macro_budget']:.3f} on {_items(p['budget_items'])}, "
-                f"{_items(p['budget_zero_call_items'], 'zero-call')} left out)"
+                f" ({p['macro_budget']:.3f} on {_items(p['budget_items'])}, its one-call greedy "
+                f"{p['macro_budget_greedy']:.3f}, {_items(p['budget_zero_call_items'], 'zero-call')} left out)"
             )
         out.append((label, r))
     return out
@@ -245,7 +259,20 @@ def format_comparison(cmp: dict, name_a: str = "A", name_b: str = "B") -> str:
     return "\n".join(lines + [f"warning: {w}" for w in cmp["warnings"]])
 
 
-def _records(dirs: tuple[Path, ...]) -> list:
+def run_dirs(dirs: tuple[Path, ...] | list[Path]) -> list[Path]:
+    """The run directories to read: a grid's output directory (``grid.json``) stands for its cells."""
+    from cgr.plugins.grid import grid_cells, is_grid
+
+    out: list[Path] = []
+    try:
+        for d in dirs:
+            out.extend(grid_cells(d) if is_grid(d) and not (Path(d) / "records.jsonl").exists() else [Path(d)])
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    return out
+
+
+def _records(dirs: tuple[Path, ...] | list[Path]) -> list:
     records = []
     try:
         for d in dirs:
@@ -282,8 +309,10 @@ def register_commands(cli, plugins: Plugins):
     @click.option("--seed", type=int, default=0, show_default=True)
     def report(dirs, fmt, output, tau, resamples, seed):
         """Assisted (and assisted_clean: flagged scaffolds count as wrong) against the best direct mode of
-        the run and the primary one, per cell and as macro partitions, with paired 95% intervals."""
-        text = reporters[fmt](ReportRequest(_records(dirs), runs=list(dirs), tau=tau, resamples=resamples, seed=seed))
+        the run and the primary one, per cell and as macro partitions, with paired 95% intervals; a grid
+        directory (grid.json) reads all its cells, and several solvers or datasets add their matrix."""
+        runs = run_dirs(dirs)
+        text = reporters[fmt](ReportRequest(_records(runs), runs=runs, tau=tau, resamples=resamples, seed=seed))
         if output is None:
             click.echo(text)
         else:

@@ -12,8 +12,8 @@ from cgr.kernel.bundle import DEFAULT_LABELS, BundleError, load_bundle, parse_it
 from cgr.kernel.config import RunConfig
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Plugins, load_plugins
-from cgr.kernel.options import limit_options
 from cgr.kernel.records import Item
+from cgr.plugins.run_options import limit_options
 from cgr.sandbox import Limits
 
 CONTRACT_KEYS = ("status", "answer", "solver_calls", "stdout", "stderr", "elapsed_s", "error")

@@ -114,6 +114,10 @@ class _Cell:
         self.budget_ran = any(has) and all(h or r.assisted.calls == 0 for h, r in zip(has, rs))
         self.budget_mask = np.array(has, dtype=bool)
         self.budget = _arr(bool(r.budget_matched and r.budget_matched.correct) for r in rs)[self.budget_mask]
+        # the baseline's own one-call greedy answer, on the same items (shown beside the baseline)
+        self.budget_greedy = _arr(bool(r.budget_matched and r.budget_matched.greedy == r.gold) for r in rs)[
+            self.budget_mask
+        ]
 
 
 def cells(records: Iterable[Record]) -> list[dict[str, Any]]:
@@ -147,6 +151,7 @@ def cells(records: Iterable[Record]) -> list[dict[str, Any]]:
                 "flagged": int(c.flags.sum()),
                 "flag_rate": float(c.flags.mean()),
                 "budget_acc": float(c.budget.mean()) if c.budget_ran and len(c.budget) else None,
+                "budget_greedy_acc": float(c.budget_greedy.mean()) if c.budget_ran and len(c.budget) else None,
                 "budget_calls": (
                     _mean(r.budget_matched.calls for r in rs if r.budget_matched)
                     if c.budget_ran and len(c.budget)
@@ -255,6 +260,7 @@ def _partition(chosen: list[_Cell], resamples: int, seed: int, memo: Memo) -> di
         cmp["assisted_vs_budget"] = vs
         out.update(
             macro_budget=float(np.mean([b.mean() for b, _ in values])),
+            macro_budget_greedy=float(np.mean([c.budget_greedy.mean() for c in used])),
             macro_assisted_budget_items=float(np.mean([a.mean() for _, a in values])),
             delta_vs_budget=vs["delta"],
             ci_low_vs_budget=vs["ci_low"],
@@ -290,8 +296,25 @@ def report(
             for row in rows
             if row["assisted_acc"] < row["direct_acc"]
         ],
-        "warnings": _warnings(rows, parts),
+        "warnings": _warnings(rows, parts) + _repeated_items(records),
     }
+
+
+def _repeated_items(records: list[Record]) -> list[str]:
+    """A warning when a cell holds an item more than once: runs of one solver and generator label
+    (e.g. the same model with other options) read together and pooled into one cell."""
+    cells = [
+        f"{solver} {generator} {task}"
+        for (solver, generator, _, task), rs in _groups(records).items()
+        if len(rs) > len({r.item_id for r in rs})
+    ]
+    if not cells:
+        return []
+    named = ", ".join(cells[:4]) + (", ..." if len(cells) > 4 else "")
+    return [
+        f"{len(cells)} cell(s) hold an item more than once ({named}): runs with the same solver and generator "
+        "labels were pooled (e.g. one model with other options); report those runs separately"
+    ]
 
 
 def _warnings(rows: list[dict[str, Any]], parts: dict[str, dict[str, Any]]) -> list[str]:

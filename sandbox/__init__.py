@@ -8,10 +8,12 @@ Layout: ``_api`` (public types, caps, the item view), ``_runner`` (Sandbox, outc
 classification), ``_engine`` (engine, pooling allocator, linker, the call into the guest),
 ``_bridge`` (per-run state and the host-call dispatcher), ``_callbacks`` (the raw C callbacks:
 host-call, clock, output capture, epoch), ``_ticker`` (epoch ticker and wall-clock watchdog),
-``_cache`` (building, verifying and caching the compiled component), ``guest/`` (the in-guest runner).
+``_cache`` (building, verifying and caching the compiled component), ``_sink`` (the opt-in output
+capture through files), ``guest/`` (the in-guest runner).
 """
 
 from ._api import (
+    FUEL_MAX,
     MAX_CALLS_MAX,
     MEMORY_MB_RANGE,
     OUTPUT_KB_RANGE,
@@ -35,4 +37,5 @@ __all__ = [
     "MEMORY_MB_RANGE",
     "MAX_CALLS_MAX",
     "OUTPUT_KB_RANGE",
+    "FUEL_MAX",
 ]

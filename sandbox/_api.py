@@ -32,6 +32,7 @@ TIMEOUT_S_MAX = 3600.0
 MEMORY_MB_RANGE = (16, 4096)  # wasm32 linear memory tops out at 4 GiB
 MAX_CALLS_MAX = 10_000
 OUTPUT_KB_RANGE = (1, 16 * 1024)  # max_output_bytes, in KiB
+FUEL_MAX = 2**63 - 1  # wasmtime keeps fuel in 64 bits: set_fuel(2**64) silently becomes 0
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -65,8 +66,8 @@ class Limits:
             raise ValueError(f"Limits.max_prompt_chars must be a positive int, got {self.max_prompt_chars!r}")
         if not (_is_int(self.max_calls) and 0 <= self.max_calls <= MAX_CALLS_MAX):
             raise ValueError(f"Limits.max_calls must be an int in 0..{MAX_CALLS_MAX}, got {self.max_calls!r}")
-        if self.fuel is not None and not (_is_int(self.fuel) and self.fuel >= 1):
-            raise ValueError(f"Limits.fuel must be None or a positive int, got {self.fuel!r}")
+        if self.fuel is not None and not (_is_int(self.fuel) and 1 <= self.fuel <= FUEL_MAX):
+            raise ValueError(f"Limits.fuel must be None or an int in 1..{FUEL_MAX}, got {self.fuel!r}")
 
 
 @dataclass

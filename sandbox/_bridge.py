@@ -29,6 +29,7 @@ from ._api import (
     clean,
     type_name,
 )
+from ._sink import OutputFiles
 
 
 class GuestError(Exception):
@@ -98,6 +99,7 @@ class Run:
         self.phase = "compile"
         self.out = bytearray()
         self.err = bytearray()
+        self.files: OutputFiles | None = None  # output capture through files (Sandbox(output_files=True))
         self.interrupt: BaseException | None = None  # KeyboardInterrupt etc. raised by host()
 
     # -- limits ------------------------------------------------------------------------------
@@ -114,7 +116,15 @@ class Run:
         """True once the scaffold's own time (host-callback time excluded) exceeds timeout_s."""
         return self.host_since is None and now >= self.deadline
 
+    def poll_output(self) -> None:
+        """With output files: a stream past ``max_output_bytes`` stops the run (as ``capture`` does otherwise)."""
+        if self.files is not None and self.stop is None:
+            name = self.files.over_cap()
+            if name is not None:
+                self.set_stop("output_cap", f"output cap: {name} exceeded {self.limits.max_output_bytes} bytes")
+
     def check_alive(self) -> None:
+        self.poll_output()  # first: that output was written before now
         if self.stop is None and self.past_deadline(time.monotonic()):
             self.set_stop("timeout", self.timeout_detail())
         if self.stop is not None:

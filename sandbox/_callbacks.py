@@ -61,6 +61,7 @@ def _epoch_callback(
         if run is None:
             reason = "stopped"
         else:
+            run.poll_output()
             if run.stop is None and run.past_deadline(time.monotonic()):
                 run.set_stop("timeout", run.timeout_detail())
             reason = run.stop

@@ -26,6 +26,7 @@ from wasmtime import component as wc
 from . import _cache
 from ._api import MAX_WASM_STACK, MiB
 from ._callbacks import CLOCK_FUNCS, NO_FINALIZER, epoch_callback, host_call_callback, output_callback
+from ._sink import OutputFiles
 
 if TYPE_CHECKING:
     from _ctypes import CFuncPtr
@@ -147,8 +148,11 @@ class Runtime:
         with self._slots:
             yield
 
-    def new_store(self, run_id: int, memory_bytes: int, fuel: int | None) -> wasmtime.Store:
-        """A fresh store for one run: memory cap, epoch callback, fuel, WASI with captured output only."""
+    def new_store(
+        self, run_id: int, memory_bytes: int, fuel: int | None, files: OutputFiles | None = None
+    ) -> wasmtime.Store:
+        """A fresh store for one run: memory cap, epoch callback, fuel, WASI with captured output only
+        (through the output callback, or into ``files``)."""
         store = wasmtime.Store(self.engine)
         try:
             store.set_limits(memory_size=memory_bytes)
@@ -159,8 +163,12 @@ class Runtime:
                     raise ValueError("a fuel-metered runtime needs a fuel limit")
                 store.set_fuel(fuel)
             wasi = wasmtime.WasiConfig()  # no args, no env, no preopens, no network, empty stdin
-            ffi.wasi_config_set_stdout_custom(wasi.ptr(), output_callback, run_id << 1, NO_FINALIZER)
-            ffi.wasi_config_set_stderr_custom(wasi.ptr(), output_callback, (run_id << 1) | 1, NO_FINALIZER)
+            if files is None:
+                ffi.wasi_config_set_stdout_custom(wasi.ptr(), output_callback, run_id << 1, NO_FINALIZER)
+                ffi.wasi_config_set_stderr_custom(wasi.ptr(), output_callback, (run_id << 1) | 1, NO_FINALIZER)
+            else:
+                wasi.stdout_file, wasi.stderr_file = files.paths  # opened (truncated) here, by wasmtime
+                files.unlink()
             store.set_wasi(wasi)
         except BaseException:
             store.close()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -18,6 +21,7 @@ from ._api import MAX_ERROR_CHARS, HostCallback, Limits, MiB, SandboxResult, cle
 from ._bridge import Run
 from ._callbacks import RUN_IDS, RUNS, TLS
 from ._engine import Runtime
+from ._sink import OutputFiles
 from ._ticker import TICKER
 
 
@@ -28,10 +32,26 @@ class Sandbox:
     use (or by :meth:`warm`). One object may be used from several threads at once.
     """
 
-    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None, *, output_files: bool = False) -> None:
+        """``output_files=True``: capture stdout/stderr through files, which a guest writes without a
+        thread hand-off per write (see ``_sink``); same results, faster for programs that print."""
         self._cache_dir = cache_dir
         self._lock = threading.Lock()
         self._runtimes: dict[bool, Runtime] = {}
+        self.output_files = output_files
+        self._out_dir: str | None = None
+
+    def _output_dir(self) -> str:
+        """The private directory of this sandbox's output files (made on first use, removed with it)."""
+        if self._out_dir is None:
+            with self._lock:
+                if self._out_dir is None:
+                    shm = "/dev/shm"  # memory: a disk file system's writes were slower than the hand-off
+                    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+                    path = tempfile.mkdtemp(prefix="cgr-sandbox-out-", dir=base)
+                    weakref.finalize(self, shutil.rmtree, path, ignore_errors=True)
+                    self._out_dir = path
+        return self._out_dir
 
     @property
     def load_info(self) -> dict[str, dict[str, Any]]:
@@ -75,6 +95,8 @@ class Sandbox:
         self, rt: Runtime, source: str, item_json: str, labels: list[str], host: HostCallback, limits: Limits, seed: int
     ) -> SandboxResult:
         run = Run(next(RUN_IDS), limits, host, labels, rt.engine)
+        files = OutputFiles(self._output_dir(), limits.max_output_bytes) if self.output_files else None
+        run.files = files
         outcome: dict[str, Any] | None = None
         trap: str | None = None
         exit_code: int | None = None
@@ -87,7 +109,7 @@ class Sandbox:
         store = None
         previous_sigint = _defer_sigint(run)
         try:
-            store = rt.new_store(run.id, limits.memory_mb * MiB, limits.fuel)
+            store = rt.new_store(run.id, limits.memory_mb * MiB, limits.fuel, files)
             instance = rt.instantiate(store)
             _ok, payload = rt.call_run(store, instance, source, item_json, seed)
             try:
@@ -107,6 +129,8 @@ class Sandbox:
             TLS.run = previous
             if store is not None:
                 store.close()
+            if files is not None:
+                _take_output(run, files)
             RUNS.pop(run.id, None)
             # Last: a Ctrl-C from here on raises at once, and finds the store already closed (one
             # left open, held by the KeyboardInterrupt's traceback, crashed the process at exit).
@@ -125,6 +149,17 @@ class Sandbox:
             elapsed_s=elapsed,
             error=one_line(error),
         )
+
+
+def _take_output(run: Run, files: OutputFiles) -> None:
+    """The run's output from its files (the store is closed: all of it written) into ``run.out`` /
+    ``run.err``; a stream past the cap stops the run as ``capture`` would have. Closes the files."""
+    try:
+        run.poll_output()
+        run.out[:], run.err[:] = files.read()
+    finally:
+        run.files = None
+        files.close()
 
 
 def _defer_sigint(run: Run) -> Callable[[int, FrameType | None], Any] | int | signal.Handlers | None:

@@ -48,6 +48,7 @@ def _text(row: dict[str, Any], key: str, *, required: bool = True) -> str:
 
 def _relettered(texts: list[str], original: list[str], key: str) -> tuple[list[str], str, dict[str, Any]]:
     """Choices keep their order; labels become A, B, …; the gold follows its original label."""
+    _at_most_26(texts)
     if key not in original:
         raise RowError("answerKey", f"{key!r} is not one of the choice labels {original}")
     labels = list(DEFAULT_LABELS[: len(texts)])
@@ -111,15 +112,21 @@ def sciq(row: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
             "metadata": {"original_answer": correct, "shuffle_seed": ctx.seed}}  # fmt: skip
 
 
+def _at_most_26(choices: list[str]) -> None:
+    if len(choices) > len(DEFAULT_LABELS):
+        raise RowError("choices", f"{len(choices)} options; at most {len(DEFAULT_LABELS)} can be lettered")
+
+
 def _gold_index(value: object, n: int, key: str) -> int:
     if isinstance(value, bool) or value is None:
         raise RowError(key, f"expected an option index or letter, got {value!r}")
+    text = value.strip() if isinstance(value, str) else ""
     if isinstance(value, int):
         index = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        index = int(value.strip())
-    elif isinstance(value, str) and value.strip().upper() in DEFAULT_LABELS[:n]:
-        index = DEFAULT_LABELS.index(value.strip().upper())
+    elif text.isascii() and text.isdigit() and len(text) <= 9:  # not "²" (a digit int() refuses), not 5000 digits
+        index = int(text)
+    elif text.upper() in DEFAULT_LABELS[:n]:
+        index = DEFAULT_LABELS.index(text.upper())
     else:
         raise RowError(key, f"expected an option index or letter, got {value!r}")
     if not 0 <= index < n:
@@ -135,6 +142,7 @@ def mmlu(row: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
     if not isinstance(raw, list):
         raise RowError("choices", f"expected a list, got {type(raw).__name__}")
     choices = [str(c).strip() for c in raw]
+    _at_most_26(choices)
     subject = _text(row, "subject", required=False)
     item_id = _text(row, "id", required=False) or f"{subject or 'mmlu'}-{ctx.number:05d}"
     return {"id": item_id, "task": subject or None, "question": question, "choices": choices,

@@ -16,9 +16,9 @@ import click
 from cgr.kernel import __version__
 from cgr.kernel.bundle import load_bundle
 from cgr.kernel.manager import Plugins, load_plugins
-from cgr.kernel.options import key_values
 from cgr.plugins.formats.adapters import declared_options
 from cgr.plugins.formats.conversion import check_options, convert, summary, write_bundle
+from cgr.plugins.run_options import key_values
 
 
 def plugins_of(ctx: click.Context) -> Plugins:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cgr.kernel import crash
+from cgr.plugins import run_supervisor as crash
 
 # A TEST-ONLY solver plugin, installed for the subprocess by putting a distribution on PYTHONPATH:
 # its complete() dereferences address 0 (a real SIGSEGV in C code) for the item named by CRASH_ON.

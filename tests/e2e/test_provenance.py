@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from cgr.kernel import manager
 from cgr.kernel.bundle import load_bundle, sample_bundle_path
 from cgr.kernel.cli import main
-from cgr.kernel.store import StoreError, bundle_candidates, load_run_bundle, read_manifest
+from cgr.kernel.store import StoreError, read_manifest
+from cgr.plugins.run_bundle import bundle_candidates, load_run_bundle
 from tests.conftest import ITEMS
 
 NEW_BUILTINS = ("cgr.plugins.export",)  # until pyproject.toml declares it

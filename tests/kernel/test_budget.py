@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from cgr.kernel import prompts
 from cgr.kernel.api import Completion, Scores, SolverError
 from cgr.kernel.budget import BudgetBaseline, calls_by_kind, permutation, vote
 from cgr.kernel.config import RunConfig
-from cgr.kernel.direct import ClozeCache, answer_in_mode, best_option, option_length, text_answer
 from cgr.kernel.manager import load_plugins
 from cgr.kernel.records import AssistedChannel, Item, SolverCall
+from cgr.plugins.direct_modes import ClozeCache, answer_in_mode, best_option, option_length, text_answer
 
 ITEM = Item(
     id="t-1",
@@ -86,35 +87,39 @@ def test_zero_call_items_get_no_baseline_and_a_reason():
     assert solver.calls == []  # nothing spent
 
 
-def test_calls_are_matched_by_kind():
+def test_calls_are_matched_by_kind_and_all_greedy():
     a = assisted("logprobs", "logprobs", "solve:choices", "solve", "solve", "extract")
     assert calls_by_kind(a) == {"score": 2, "choice": 1, "generate": 2}
     solver = ContentTestSolver()
     channel, reason = baseline(solver).run(ITEM, a)
     assert reason is None and channel.calls == 5 and channel.calls_by_kind == {"score": 2, "choice": 1, "generate": 2}
     assert [kind for kind, _, _ in solver.calls] == ["score", "score", "choice", "generate", "generate"]
-    # greedy first in each kind, samples after it
-    assert [t for kind, t, _ in solver.calls if kind == "generate"] == [0.0, 0.7]
-    assert channel.temperature == 0.7 and channel.raw.split()[0] == "score:D"
+    # no temperature sample anywhere, whatever temperature the run passed (0.7 here)
+    assert [t for _, t, _ in solver.calls] == [0.0] * 5 and channel.temperature == 0.0
+    assert channel.raw.split()[0] == "score:D" and channel.method == "cloze_ensemble+permuted_votes"
+    # the two score calls are one ensemble (weight 2), each reply one vote
+    assert channel.votes == {"D": 5} and channel.answer == "D"
 
 
 def test_a_budget_of_one_is_exactly_the_greedy_direct_mode():
     for ops, mode in ((("logprobs",), "cloze"), (("solve:choices",), "grammar"), (("solve",), "generate")):
-        solver = ContentTestSolver()
+        solver, direct_solver = ContentTestSolver(), ContentTestSolver()
         channel, _ = baseline(solver).run(ITEM, assisted(*ops))
-        direct = answer_in_mode(ContentTestSolver(), load_plugins().extractors(), ITEM, mode, max_tokens=8)
+        direct = answer_in_mode(direct_solver, load_plugins().extractors(), ITEM, mode, max_tokens=8)
         assert channel.answer == channel.greedy == direct.label == "D", mode
         assert channel.method == "greedy" and channel.temperature == 0.0
-        assert [t for _, t, _ in solver.calls] == [0.0]  # never a temperature sample
+        assert solver.calls == direct_solver.calls  # the same call: kind, temperature 0, prompt
 
 
-def test_option_permuted_votes_follow_the_content_not_the_position():
+def test_score_calls_use_the_fixed_cloze_wordings_in_order():
     solver = ContentTestSolver()
     channel, _ = baseline(solver).run(ITEM, assisted(*["logprobs"] * 6))
-    assert channel.votes == {"D": 6} and channel.answer == "D"
-    listed = [p for _, _, p in solver.calls[1:]]
-    assert all("Choices:\n- " in p for p in listed) and len(set(listed)) > 1  # other orders
-    assert solver.calls[0][2] == prompts.render_cloze(ITEM.guest_view())
+    sent = [p for _, _, p in solver.calls]
+    view = ITEM.guest_view()
+    assert sent[0] == prompts.render_cloze(view)  # greedy: the cloze direct mode's prompt
+    assert sent == [prompts.render_cloze_variant(view, i) for i in range(6)] and len(set(sent)) == 6
+    assert all(ITEM.question in p and "Mandibular" not in p for p in sent)  # options are continuations
+    assert channel.votes == {"D": 6} and channel.answer == "D" and channel.method == "cloze_ensemble"
 
 
 def test_ties_go_to_greedy_and_votes_can_still_win():
@@ -122,16 +127,12 @@ def test_ties_go_to_greedy_and_votes_can_still_win():
     assert vote(["D", "A", "A"], "D") == ("A", {"D": 1, "A": 2})  # a real majority overrides
     assert vote([None, "B", "C"], None) == ("B", {"B": 1, "C": 1})  # no greedy: first seen
     assert vote([None, None], None) == (None, {})
-    # two generation calls: greedy D and one sample (the first option listed in that call's order)
-    channel, _ = baseline(ContentTestSolver()).run(ITEM, assisted("solve", "solve"))
-    sampled = ITEM.labels[permutation(0, ITEM, "generate", 1)[0]]
-    assert sampled != "D"  # this seed's order, so the two votes tie
-    assert channel.votes == {"D": 1, sampled: 1} and channel.answer == channel.greedy == "D"
 
 
 def test_refused_calls_do_not_vote_and_a_dead_solver_stops():
     channel, _ = baseline(ContentTestSolver(refuse="score")).run(ITEM, assisted("logprobs", "solve"))
     assert channel.raw == "score:? generate:D" and channel.answer == "D" and channel.greedy is None
+    assert channel.votes == {"D": 1}
 
     class Dead(ContentTestSolver):
         def logprobs(self, prompt, continuations):
@@ -141,12 +142,26 @@ def test_refused_calls_do_not_vote_and_a_dead_solver_stops():
         baseline(Dead()).run(ITEM, assisted("logprobs"))
 
 
-def test_permutations_are_seeded_per_item_and_call():
-    assert permutation(0, ITEM, "score", 0) == [0, 1, 2, 3]
-    again = [permutation(0, ITEM, "score", i) for i in range(1, 6)]
-    assert again == [permutation(0, ITEM, "score", i) for i in range(1, 6)]
-    assert again != [permutation(1, ITEM, "score", i) for i in range(1, 6)]
-    assert all(sorted(p) == [0, 1, 2, 3] for p in again)
+def test_permutations_rotate_then_reverse_then_shuffle_seeded_per_item():
+    n = len(ITEM.choices)
+    assert [permutation(0, ITEM, "choice", i) for i in range(n)] == [
+        [0, 1, 2, 3],
+        [1, 2, 3, 0],
+        [2, 3, 0, 1],
+        [3, 0, 1, 2],
+    ]
+    assert [permutation(0, ITEM, "choice", i) for i in range(n, 2 * n)] == [
+        [3, 2, 1, 0],
+        [2, 1, 0, 3],
+        [1, 0, 3, 2],
+        [0, 3, 2, 1],
+    ]
+    later = [permutation(0, ITEM, "choice", i) for i in range(2 * n, 2 * n + 6)]
+    assert later == [permutation(0, ITEM, "choice", i) for i in range(2 * n, 2 * n + 6)]  # reproducible
+    assert later != [permutation(1, ITEM, "choice", i) for i in range(2 * n, 2 * n + 6)]  # by run seed
+    other = msgspec.structs.replace(ITEM, id="t-2")
+    assert later != [permutation(0, other, "choice", i) for i in range(2 * n, 2 * n + 6)]  # by item
+    assert all(sorted(p) == [0, 1, 2, 3] for p in later)
 
 
 # ---------------------------------------------------------------- direct modes -----------------
@@ -200,8 +215,12 @@ def test_text_answer_prefers_the_longest_option_it_starts_with():
     assert text_answer("iron and more", ["A", "B"], ["iron", "iron oxide"]) == "A"
 
 
-def test_extra_direct_modes_drop_the_primary_and_repeats():
+def test_extra_direct_modes_drop_the_primary_and_repeats(tmp_path):
     cfg = RunConfig(direct_mode="cloze", direct_modes=["generate", "cloze", "logprobs", "generate"])
     assert cfg.direct_modes == ["generate", "logprobs"]
-    with pytest.raises(ValueError):
-        RunConfig(direct_modes=["nosuch"])
+    from cgr.kernel.manager import UnknownPluginError
+    from cgr.kernel.pipeline import run
+
+    with pytest.raises(UnknownPluginError, match="unknown direct_mode 'nosuch'"):  # refused at run start
+        run(RunConfig(direct_modes=["nosuch"], out=tmp_path / "o"))
+    assert not (tmp_path / "o").exists()

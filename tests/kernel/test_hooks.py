@@ -96,7 +96,7 @@ class Commands:
 def test_a_plugin_command_is_added_and_attributed():
     loaded = load_plugins(entry_points=False, extra=(Commands(),))
     group = click.Group("cgr")
-    loaded.add_commands(group, reserved=("run", "plugins"))
+    loaded.add_commands(group, reserved=("plugins",))
     assert loaded.get("command", "hello").plugin == "Commands"
     assert loaded.get("command", "report").plugin == "cgr.plugins.reports"
     result = CliRunner().invoke(group, ["hello"])
@@ -107,13 +107,13 @@ def test_a_plugin_cannot_take_a_kernel_command():
     class Taker:
         @hookimpl
         def register_commands(self, cli):
-            @cli.command("run")
-            def run():
+            @cli.command("plugins")
+            def plugins():
                 pass
 
     loaded = load_plugins(entry_points=False, extra=(Taker(),))
-    with pytest.raises(PluginError, match=r"plugin '\S*Taker' registered command 'run', which is the kernel's own"):
-        loaded.add_commands(click.Group("cgr"), reserved=("run", "plugins"))
+    with pytest.raises(PluginError, match=r"plugin '\S*Taker' registered command 'plugins', which is the kernel's own"):
+        loaded.add_commands(click.Group("cgr"), reserved=("plugins",))
 
 
 def test_a_command_clash_needs_replace_command():

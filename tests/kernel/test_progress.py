@@ -8,7 +8,7 @@ import re
 
 from rich.console import Console
 
-from cgr.kernel.progress import RunDisplay, clock, interactive
+from cgr.plugins.run_display import RunDisplay, clock, interactive
 from cgr.testing import sample_records
 
 LINE = re.compile(

@@ -27,7 +27,7 @@ else:  # until kernel/records.py has the field: a test-only subclass with it
         direct_modes: dict[str, DirectChannel] = {}
 
 
-def rec(task, d, a, i=0, *, flag=False, modes=None, calls=3, budget=None, n_task=None):
+def rec(task, d, a, i=0, *, flag=False, modes=None, calls=3, budget=None, greedy=None, n_task=None):
     """One record; ``modes``: extra direct modes {mode: correct}; ``budget``: the baseline's correctness."""
     kw = {}
     if modes is not None:
@@ -43,7 +43,11 @@ def rec(task, d, a, i=0, *, flag=False, modes=None, calls=3, budget=None, n_task
         assisted=AssistedChannel(answer="A" if a else "B", correct=bool(a), calls=calls),
         generator_side=GeneratorChannel(answer=None, correct=False, calls=0),
         audits=[Audit(auditor="taint", verdict="flag" if flag else "pass")],
-        budget_matched=None if budget is None else BudgetChannel(answer="A", correct=bool(budget), calls=calls),
+        budget_matched=None
+        if budget is None
+        else BudgetChannel(
+            answer="A", correct=bool(budget), calls=calls, greedy=None if greedy is None else "AB"[1 - greedy]
+        ),
         **kw,
     )
 
@@ -162,6 +166,16 @@ def test_zero_call_items_are_left_out_of_the_budget_comparison_and_counted():
     assert p["delta_vs_budget"] == pytest.approx(0.5) == p["comparisons"]["assisted_vs_budget"]["delta"]
     assert p["ci_low_vs_budget"] <= 0.5 <= p["ci_high_vs_budget"]
     assert "2 zero-call items left out" in format_table(report(records, resamples=200))
+
+
+def test_the_baselines_one_call_greedy_answer_is_shown_beside_it():
+    # the baseline is right on 1 of 4, its own greedy answer on 3 of 4: the report says both
+    pairs = [(1, 1), (0, 1), (0, 1), (0, 0)]
+    records = [rec("t", 0, 1, i, budget=b, greedy=g) for i, (b, g) in enumerate(pairs)]
+    cell = cells(records)[0]
+    assert cell["budget_acc"] == 0.25 and cell["budget_greedy_acc"] == 0.75
+    assert partitions(records, resamples=200)["all"]["macro_budget_greedy"] == 0.75
+    assert "(0.250 on 4 items, its one-call greedy 0.750," in format_table(report(records, resamples=200))
 
 
 def test_no_budget_comparison_without_the_baseline():

@@ -15,8 +15,8 @@ import pytest
 from cgr.kernel import prompts
 from cgr.kernel.api import SolverConfig
 from cgr.kernel.bundle import load_bundle
-from cgr.kernel.direct import cloze_continuations
 from cgr.plugins import llama_score
+from cgr.plugins.direct_modes import cloze_continuations
 from cgr.plugins.llama_grammar import choices_gbnf, gbnf_literal
 from cgr.plugins.llama_solver import load_solver
 

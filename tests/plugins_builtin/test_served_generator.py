@@ -30,6 +30,7 @@ from cgr.kernel.manager import load_plugins
 from cgr.kernel.pipeline import Engine, run
 from cgr.kernel.store import read_records
 from cgr.plugins.files_generator import FilesGenerator
+from cgr.plugins.grid import grid_cells
 from cgr.plugins.llm_generator import LLMGenerator
 from cgr.plugins.programs import OUTCOMES, TRANSIENT, export_programs
 from tests.plugins_builtin.llama_server import llama_server
@@ -209,19 +210,32 @@ def test_the_paper_setup_from_the_command_line(served, tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     exported = _cgr("programs", "export", tmp_path / "a", tmp_path / "programs")
     assert exported.returncode == 0, exported.stderr
+    # step 3 as README writes it: the same programs under two solver models, one cell each
     second = _cgr(
-        "run", "--bundle", bundle, "--solver", "llama", "--generator", "files",
-        "--generator-option", f"dir={tmp_path / 'programs'}", "-q", "--out", tmp_path / "b",
+        "run", "--bundle", bundle, "--solver", "llama", "--model", "smollm2-135m", "--model", "gemma3-270m",
+        "--generator", "files", "--generator-option", f"dir={tmp_path / 'programs'}", "-q", "--out", tmp_path / "b",
     )  # fmt: skip
     assert second.returncode == 0, second.stderr[-3000:]
-    a, b = read_records(tmp_path / "a"), read_records(tmp_path / "b")
-    assert [r.solver for r in a] == ["echo"] * 2 and all(r.solver.startswith("llama/") for r in b)
+    cells = grid_cells(tmp_path / "b")
+    assert len(cells) == 2
+    a = read_records(tmp_path / "a")
+    assert [r.solver for r in a] == ["echo"] * 2
     manifest = json.loads((tmp_path / "programs" / "manifest.json").read_text())
-    for ra, rb in zip(a, b):
-        assert ra.generator_side.outcome in OUTCOMES
-        if ra.assisted.program:  # the 135M model may write no program at all: then no file either
-            entry = manifest["items"][ra.item_id]
-            data = (tmp_path / "programs" / entry["file"]).read_bytes()
-            assert ra.assisted.program_sha256 == rb.assisted.program_sha256 == hashlib.sha256(data).hexdigest()
-        else:
-            assert rb.generator_side.outcome == "no_code"
+    solvers = set()
+    for cell in cells:
+        b = read_records(cell)
+        solvers |= {r.solver for r in b}
+        for ra, rb in zip(a, b, strict=True):
+            assert ra.generator_side.outcome in OUTCOMES
+            if ra.assisted.program:  # the 135M model may write no program at all: then no file either
+                entry = manifest["items"][ra.item_id]
+                data = (tmp_path / "programs" / entry["file"]).read_bytes()
+                assert ra.assisted.program_sha256 == rb.assisted.program_sha256 == hashlib.sha256(data).hexdigest()
+            else:
+                assert rb.generator_side.outcome == "no_code"
+    assert solvers == {"llama/smollm2-135m", "llama/gemma3-270m"}
+    # step 4: one report over the first run and the grid, with the solver x dataset matrix
+    report = _cgr("report", tmp_path / "a", tmp_path / "b", "--format", "json")
+    assert report.returncode == 0, report.stderr[-3000:]
+    matrix = json.loads(report.stdout)["matrix"]
+    assert set(matrix["rows"]) == {"echo", "llama/smollm2-135m", "llama/gemma3-270m"}

@@ -1,5 +1,6 @@
 """``cgr run`` under a supervisor: a crash in native code ends in a clear message, not a bare
-``Segmentation fault``.
+``Segmentation fault``. The launcher of ``run`` (entry-point group ``cgr.launchers``, see
+``cgr.kernel.cli.entry``).
 
 llama.cpp (and any native extension a plugin loads) can kill the process with a signal that
 Python cannot catch: llama.cpp's AMX buffer type does so on many Xeons (ggml-org/llama.cpp#20824).
@@ -98,7 +99,7 @@ def crash_report(argv: list[str], sig: int) -> list[str]:
             what += f", extra buffer types {solver['extra_buffers_reason']}"
     except (OSError, ValueError, AttributeError):
         pass
-    from cgr.kernel.store import count_records
+    from cgr.kernel.store import count_records  # here: the supervisor itself stays light
 
     kept = count_records(out)
     return [
@@ -142,6 +143,17 @@ def supervise(argv: list[str]) -> int:
         if sys.stderr.isatty():  # the child's progress display hid the cursor
             sys.stderr.write("\x1b[?25h")
     return 128 - rc
+
+
+def launch(argv: list[str]) -> int | None:
+    """The launcher of ``cgr run``: from the console, run it in a supervised child and return its
+    exit status; in that child (or with ``CGR_NO_SUPERVISOR=1``), None: run in this process."""
+    if os.environ.get(SUPERVISED_ENV):
+        in_child()
+        return None
+    if os.environ.get("CGR_NO_SUPERVISOR") == "1":
+        return None
+    return supervise(argv)
 
 
 def in_child() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cgr.sandbox import MAX_CALLS_MAX, MEMORY_MB_RANGE, OUTPUT_KB_RANGE, TIMEOUT_S_MAX, Limits
+from cgr.sandbox import FUEL_MAX, MAX_CALLS_MAX, MEMORY_MB_RANGE, OUTPUT_KB_RANGE, TIMEOUT_S_MAX, Limits
 
 
 class _FiniteSeconds(click.FloatRange):
@@ -56,7 +56,7 @@ _LIMIT_OPTIONS = (
     ),
     click.option(
         "--fuel",
-        type=click.IntRange(min=1),
+        type=click.IntRange(1, FUEL_MAX),
         help="Per-scaffold CPU fuel (off by default). Exhausted: status fuel in a run's records; "
         "in `sandbox run` status timeout, error 'timeout: fuel limit of N exhausted'.",
     ),
