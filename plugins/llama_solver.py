@@ -29,6 +29,7 @@ This module is the plugin: it registers the ``llama`` solver and the ``cgr model
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,12 @@ from cgr.plugins.llama_models import (
     resolve_model,
 )
 from cgr.plugins.llama_score import BatchScorer, log_softmax
+
+# llama.cpp's OpenMP threads spin while they wait for each other; on cores shared with anything else
+# (a second run, a test server, a browser) that made decoding 2-3x slower here, and up to 100x
+# under heavy load (bench/RESULTS.md, "Kernel overhead"). Passive waiting is the default unless the
+# user set OMP_WAIT_POLICY; it must be set before llama_cpp (and its OpenMP runtime) is first loaded.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if TYPE_CHECKING:
     from cgr.kernel.api import CommandGroup, SolverRegistrar
