@@ -137,5 +137,9 @@ def entry() -> Any:
     return main(args=argv, prog_name="cgr")
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(entry())
+if __name__ == "__main__":  # pragma: no cover - the supervised child (``python -m cgr.kernel.cli``)
+    # run the imported module, not this ``__main__`` copy: plugins raise ``cgr.kernel.cli.UserError``,
+    # which the copy's group would not recognise as its own one-line error
+    from cgr.kernel.cli import entry as _entry
+
+    sys.exit(_entry())
