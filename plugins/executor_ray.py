@@ -23,6 +23,8 @@ their node: an embedded model's package installed there, a GGUF file at the same
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import types
 from collections import deque
 from collections.abc import Iterator
@@ -120,6 +122,68 @@ def _unwrap(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, Exception) else exc
 
 
+#: The signals wasmtime turns into wasm traps (a scaffold's stack overflow, ``unreachable``, …).
+TRAP_SIGNALS = ("SIGSEGV", "SIGILL", "SIGFPE", "SIGBUS")
+
+
+def init_ray(**kwargs: Any) -> None:
+    """``ray.init(**kwargs)``, keeping this process's native handlers of the trap signals.
+
+    Ray's core worker installs crash-report handlers for SIGSEGV, SIGILL, SIGFPE and SIGBUS, over
+    wasmtime's: a scaffold that then traps in this process's sandbox (a deep recursion, say) would
+    kill the process with "Illegal instruction" instead of being recorded. The handlers in place
+    before ``ray.init`` (wasmtime's, which pass any fault that is not a wasm trap on to the handler
+    before them) are put back afterwards. Linux and macOS (libc ``sigaction``); elsewhere a no-op.
+    """
+    import ray
+
+    with keep_trap_handlers():
+        ray.init(**kwargs)
+
+
+@contextlib.contextmanager
+def keep_trap_handlers() -> Iterator[None]:
+    """The trap signals' native handlers as they were before the body (``ray.init`` and
+    ``ray.shutdown`` both replace them: wrap either in this)."""
+    saved = _save_handlers()
+    try:
+        yield
+    finally:
+        _restore_handlers(saved)
+
+
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True) if name else None
+
+
+def _save_handlers() -> list[tuple[int, Any]]:
+    """Each trap signal's ``struct sigaction``, as opaque bytes (256 is more than any libc's)."""
+    import ctypes
+    import signal
+
+    libc = _libc() if sys.platform.startswith(("linux", "darwin")) else None
+    if libc is None:
+        return []
+    saved = []
+    for name in TRAP_SIGNALS:
+        buf = ctypes.create_string_buffer(256)
+        if libc.sigaction(int(getattr(signal, name)), None, buf) == 0:
+            saved.append((int(getattr(signal, name)), buf))
+    return saved
+
+
+def _restore_handlers(saved: list[tuple[int, Any]]) -> None:
+    if not saved:
+        return
+    libc = _libc()
+    for signum, buf in saved:
+        libc.sigaction(signum, buf, None)
+
+
 def ray_executor(request: ExecutorRequest) -> Iterator[Record]:
     """See the module doc."""
     import msgspec
@@ -133,9 +197,9 @@ def ray_executor(request: ExecutorRequest) -> Iterator[Record]:
         raise PluginConfigError("executor 'ray' needs Ray: pip install 'cgr[ray]'") from None
     if not ray.is_initialized():
         if settings.address:
-            ray.init(address=settings.address, log_to_driver=False)
+            init_ray(address=settings.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False)
+            init_ray(num_cpus=settings.num_cpus, include_dashboard=False, log_to_driver=False)
     remote: Any = ray.remote(num_cpus=settings.cpus_per_actor, num_gpus=settings.gpus_per_actor)(Worker)
     count = min(settings.actors, len(request.items))
     config = request.config

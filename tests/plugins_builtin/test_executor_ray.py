@@ -11,18 +11,34 @@ from cgr.kernel.config import RunConfig
 from cgr.kernel.pipeline import run
 from cgr.kernel.records import Item
 from cgr.kernel.store import read_records
-from cgr.plugins.executor_ray import Settings, ray_executor
+from cgr.plugins.executor_ray import Settings, init_ray, keep_trap_handlers, ray_executor
 from cgr.plugins.grid import parse_experiment, run_grid
 from tests.plugins_builtin.test_grid_run import comparable, grid_plugins
 
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install 'cgr[ray]' (the ray extra)")
 
 
+RECURSE = "import sys\nsys.setrecursionlimit(10 ** 7)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n"
+ITEM = {"question": "q", "choices": ["a", "b"], "labels": ["A", "B"]}
+
+
 @pytest.fixture(scope="module")
-def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+def sandbox():
+    from cgr.sandbox import Sandbox
+
+    return Sandbox()
+
+
+@pytest.fixture(scope="module")
+def cluster(sandbox):
+    # as in `cgr run --executor ray`: the driver's sandbox (wasmtime's trap handlers) exists before Ray starts
+    from cgr.sandbox import Limits
+
+    assert sandbox.run(RECURSE, ITEM, lambda op, args: None, Limits()).status == "error"
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
-    ray.shutdown()
+    with keep_trap_handlers():  # ray.shutdown resets them too: later tests run scaffolds in this process
+        ray.shutdown()
 
 
 def both(tmp_path, **config):
@@ -86,3 +102,12 @@ def test_options_are_checked():
         Settings({"address": "auto", "num_cpus": "4"}, 1)
     s = Settings({"gpus_per_actor": "1", "actors": "8"}, 1)
     assert (s.actors, s.window, s.gpus_per_actor, s.address) == (8, 16, 1.0, None)
+
+
+def test_a_trapping_scaffold_after_ray_init_is_recorded_not_a_crash(cluster, sandbox):
+    """Ray's crash handlers must not replace wasmtime's: a scaffold's stack overflow in this (driver)
+    process is still the sandbox's typed outcome (with a bare ``ray.init`` the process died of SIGILL)."""
+    from cgr.sandbox import Limits
+
+    result = sandbox.run(RECURSE, ITEM, lambda op, args: None, Limits())
+    assert result.status == "error" and "RecursionError" in (result.error or "")
