@@ -32,6 +32,7 @@ import os
 import platform
 import statistics
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -49,16 +50,19 @@ from cgr.sandbox import Sandbox
 
 SOLVER_METHODS = ("complete", "logprobs", "label_logprobs")
 SOLVER = "solver"
+BACKGROUND = " [audit thread, overlapped]"
 #: Modules that call the extractor chain by the imported name ``extract_label`` (each wrapped where present).
 NEWER_BUILTINS = ("cgr.plugins.executor_local", "cgr.plugins.direct_modes")
-EXTRACT_USERS = ("cgr.kernel.channels", "cgr.kernel.direct", "cgr.plugins.direct_modes", "cgr.kernel.budget")
+EXTRACT_USERS = ("cgr.kernel.channels", "cgr.plugins.direct_modes", "cgr.plugins.budget_baseline")
 
 
 class Clock:
     """Exclusive time per stage: a stage's elapsed time minus that of timed stages nested in it.
 
     Also its CPU time on the calling thread (``time.thread_time``), nested stages' excluded the same
-    way: on a shared machine wall time includes waiting for a core, CPU time does not."""
+    way: on a shared machine wall time includes waiting for a core, CPU time does not. Each thread has
+    its own nesting; a stage timed off the main thread (the local executor's audit thread) is named
+    with ``BACKGROUND`` appended: it overlaps the main thread's work instead of adding to the wall time."""
 
     def __init__(self) -> None:
         self.total: dict[str, float] = defaultdict(float)
@@ -66,26 +70,32 @@ class Clock:
         self.calls: dict[str, int] = defaultdict(int)
         self.per_item: dict[str, list[float]] = defaultdict(list)  # exclusive seconds per item, per stage
         self._item: dict[str, float] = defaultdict(float)
-        self._stack: list[list[float]] = []  # [start, nested seconds, cpu start, nested cpu]
+        self._local = threading.local()  # .stack: [start, nested seconds, cpu start, nested cpu] frames
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            name += BACKGROUND
+        stack: list[list[float]] = self._local.__dict__.setdefault("stack", [])
         frame = [time.perf_counter(), 0.0, time.thread_time(), 0.0]
-        self._stack.append(frame)
+        stack.append(frame)
         try:
             yield
         finally:
             elapsed = time.perf_counter() - frame[0]
             cpu = time.thread_time() - frame[2]
-            self._stack.pop()
-            if self._stack:
-                self._stack[-1][1] += elapsed
-                self._stack[-1][3] += cpu
+            stack.pop()
+            if stack:
+                stack[-1][1] += elapsed
+                stack[-1][3] += cpu
             own = elapsed - frame[1]
+            self._lock.acquire()
             self.total[name] += own
             self.cpu[name] += cpu - frame[3]
             self.calls[name] += 1
             self._item[name] += own
+            self._lock.release()
 
     def end_item(self) -> None:
         for name, seconds in self._item.items():
@@ -184,7 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the scaffolds in Sandbox(output_files=True) (as the auditors' runs are) instead of the default",
     )
+    ap.add_argument(
+        "--audit-ahead",
+        default="1,0",
+        help="the local executor's audit_ahead for each measured run, comma-separated (default 1,0: audits "
+        "overlapping the next item, then every item audited before the next; same engine, same items)",
+    )
     args = ap.parse_args(argv)
+    modes = [int(x) for x in args.audit_ahead.split(",")]
 
     startup: dict[str, float] = {}
     t = time.perf_counter()
@@ -203,19 +220,39 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         audit_runs.shared_sandbox().warm()
         startup["sandbox warm-up (audit runs)"] = time.perf_counter() - t
+        print("start-up (once, not in the wall time): " + ", ".join(f"{k} {v:.2f} s" for k, v in startup.items()))
+        results = []
+        for k, ahead in enumerate(modes):
+            update = {"out": Path(tmp) / f"run{k}", "executor_options": {"audit_ahead": str(ahead)}}
+            results.append((ahead, *measure(config.model_copy(update=update), plugins, engine, args)))
+    if len(results) > 1:
+        print("\n## Same run, same engine and items: each mode's wall time against the first's")
+        print(
+            "| audit_ahead | wall s | wall / first | overhead (wall - in-run solver) % of wall | wall / bare solver |"
+        )
+        print("|---:|---:|---:|---:|---:|")
+        first = results[0][1]
+        for ahead, wall, solver, bare in results:
+            ratio = f"{wall / bare:.3f}" if bare else "-"
+            print(f"| {ahead} | {wall:.2f} | {wall / first:.3f} | {(wall - solver) / wall:.2%} | {ratio} |")
+    return 0
 
-        clock = Clock()
-        calls: list[tuple[str, tuple, dict]] = []
-        restore = instrument(engine, clock, calls)
-        load = os.getloadavg()
-        try:
-            start = time.perf_counter()
-            summary = run(config, plugins=plugins, engine=engine, progress=lambda i, n, r: clock.end_item())
-            wall = time.perf_counter() - start
-        finally:
-            restore()
-        bare = None if args.no_baseline else replay(engine.solver, calls)
 
+def measure(
+    config: RunConfig, plugins: Plugins, engine: Engine, args: argparse.Namespace
+) -> tuple[float, float, float]:
+    """One measured run of ``config`` on ``engine``, printed; returns (wall, in-run solver, bare solver) seconds."""
+    clock = Clock()
+    calls: list[tuple[str, tuple, dict]] = []
+    restore = instrument(engine, clock, calls)
+    load = os.getloadavg()
+    try:
+        start = time.perf_counter()
+        summary = run(config, plugins=plugins, engine=engine, progress=lambda i, n, r: clock.end_item())
+        wall = time.perf_counter() - start
+    finally:
+        restore()
+    bare = None if args.no_baseline else replay(engine.solver, calls)
     n = summary.written
     info = engine.solver.info()
     solver = clock.total.pop(SOLVER, 0.0)
@@ -223,18 +260,20 @@ def main(argv: list[str] | None = None) -> int:
     solver_items = clock.per_item.pop(SOLVER, [])
     overhead = wall - solver
     stages = dict(clock.total)
-    audit_runs_s = stages.get("audit dynamic: stand-in sandbox runs", 0.0)
-    audit_runs_n = clock.calls.get("audit dynamic: stand-in sandbox runs", 0)
-    stages["pipeline loop (untimed rest)"] = overhead - sum(stages.values())
+    runs_stage = "audit dynamic: stand-in sandbox runs"
+    audit_runs_s = stages.get(runs_stage, 0.0) + stages.get(runs_stage + BACKGROUND, 0.0)
+    audit_runs_n = clock.calls.get(runs_stage, 0) + clock.calls.get(runs_stage + BACKGROUND, 0)
+    main_stages = sum(v for k, v in stages.items() if not k.endswith(BACKGROUND))
+    stages["pipeline loop (untimed rest)"] = overhead - main_stages
     omp = os.environ.get("OMP_WAIT_POLICY", "(unset)")
     capture = "files" if getattr(engine.sandbox, "output_files", False) else "callback"
     print(
+        f"\n## audit_ahead={config.executor_options['audit_ahead']}\n"
         f"machine: {platform.machine()} nproc={len(os.sched_getaffinity(0))} load avg at start "
         f"{' '.join(f'{x:.2f}' for x in load)} | OMP_WAIT_POLICY={omp} | scaffold output capture: {capture} | "
-        f"model {info.get('model')} | items {n} | "
+        f"model {info.get('model')} | items {n} | audit_ahead {config.executor_options['audit_ahead']} | "
         f"auditors {', '.join(sorted(engine.plugins.entries['auditor']))}"
     )
-    print("start-up (once, not in the wall time): " + ", ".join(f"{k} {v:.2f} s" for k, v in startup.items()))
     print(f"wall time            {wall:8.2f} s  ({wall / n * 1e3:.0f} ms/item)")
     print(f"inside the solver    {solver:8.2f} s  ({len(calls)} calls; median {_ms(solver_items)} ms/item)")
     print(f"overhead (wall-solv) {overhead:8.2f} s  = {overhead / wall:.2%} of wall (target <= 3%)")
@@ -243,9 +282,13 @@ def main(argv: list[str] | None = None) -> int:
             f"baseline, same run: the {len(calls)} solver calls replayed alone {bare:.2f} s "
             f"(in-run solver time / bare = {solver / bare:.3f}); overhead / bare solver = {overhead / bare:.2%}"
         )
+        print(
+            f"wall - bare solver  {wall - bare:8.2f} s  = {(wall - bare) / wall:.2%} of wall (counts the solver's "
+            "slow-down by work overlapping it)"
+        )
     print(
         "\n| stage (own time, solver excluded) | seconds | % of wall | ms/item (mean) | ms/item (median) "
-        "| CPU ms/item (main thread) |"
+        "| CPU ms/item (its thread) |"
     )
     print("|---|---:|---:|---:|---:|---:|")
     for name, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
@@ -273,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts[verdict_of(record.audits)] += 1
     correct = sum(r.assisted.correct for r in summary.records)
     print(f"records: {n}, assisted correct {correct}, verdicts {dict(verdicts)}")
-    return 0
+    return wall, solver, bare or 0.0
 
 
 def _ms(samples: list[float]) -> str:

@@ -13,7 +13,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from cgr.kernel import prompts
-from cgr.kernel.records import AssistedChannel, Item, Record
+from cgr.kernel.records import AssistedChannel, BudgetChannel, Item, Record
 
 if TYPE_CHECKING:
     from cgr.kernel.channels import Engine
@@ -300,6 +300,28 @@ Executor = Callable[[ExecutorRequest], Iterator[Record]]
 
 class ExecutorRegistrar(Protocol):
     def __call__(self, name: str, fn: Executor, *, description: str = "", replace: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class BaselineRequest:
+    """What a baseline gets for one item: the run's solver and extractor chain, the item, its
+    assisted channel (whose solver calls are the budget) and the run's settings."""
+
+    solver: Solver
+    chain: list[Entry]  # the extractor chain, in order
+    item: Item
+    assisted: AssistedChannel
+    seed: int  # the run seed (``call_seed(seed, item.id, …)`` seeds a call that samples)
+    max_tokens: int  # the direct channel's reply budget (``direct_max_tokens``)
+    temperature: float  # the run's ``budget_temperature``, for a baseline that samples
+
+
+#: ``fn(request) -> (channel, None)``, or ``(None, reason)`` when the item gets no baseline
+Baseline = Callable[[BaselineRequest], "tuple[BudgetChannel | None, str | None]"]
+
+
+class BaselineRegistrar(Protocol):
+    def __call__(self, name: str, fn: Baseline, *, description: str = "", replace: bool = False) -> None: ...
 
 
 class CommandGroup(Protocol):

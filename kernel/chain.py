@@ -33,11 +33,17 @@ def extract_label(
 
 
 def run_auditors(
-    plugins: Plugins, program: str, item: dict[str, Any] | None, assisted: AssistedChannel | None = None
+    plugins: Plugins,
+    program: str,
+    item: dict[str, Any] | None,
+    assisted: AssistedChannel | None = None,
+    *,
+    entries: Iterable[Entry] | None = None,
 ) -> list[Audit]:
-    """Every registered auditor's verdict (a crashing auditor is itself a flag)."""
+    """Each auditor's verdict, in order: ``entries``, or every registered auditor (a crashing auditor
+    is itself a flag)."""
     out = []
-    for entry in plugins.auditors():
+    for entry in plugins.auditors() if entries is None else entries:
         try:
             verdict, reason = entry.obj(program, item, assisted)
         except Exception as exc:  # noqa: BLE001 - a broken auditor is a finding, not a crash

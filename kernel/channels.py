@@ -6,20 +6,17 @@ answers one item at a time; ``cgr.kernel.pipeline`` runs it over a bundle.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import inspect
-import platform
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from cgr.kernel import __version__, prompts
+from cgr.kernel import prompts
 from cgr.kernel.api import (
+    BaselineRequest,
     DirectAnswer,
     Generator,
     GeneratorConfig,
@@ -31,11 +28,9 @@ from cgr.kernel.api import (
     scored_tokens,
     takes_seed,
 )
-from cgr.kernel.budget import BudgetBaseline
-from cgr.kernel.bundle import Bundle
 from cgr.kernel.chain import extract_label, run_auditors
 from cgr.kernel.config import RunConfig
-from cgr.kernel.manager import Entry, Plugins, check_solver, load_plugins
+from cgr.kernel.manager import Entry, PluginError, Plugins, check_solver, load_plugins
 from cgr.kernel.records import (
     AssistedChannel,
     Audit,
@@ -44,23 +39,27 @@ from cgr.kernel.records import (
     GeneratorChannel,
     Item,
     Record,
-    RunManifest,
     SolverCall,
     TraceBound,
     valid_record,
 )
-from cgr.kernel.store import now_iso
 from cgr.sandbox import HostError, Sandbox, SandboxResult
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {"cgr": __version__, "python": sys.version.split()[0]}
-    for dist in ("llama-cpp-python", "wasmtime", "componentize-py", "pluggy", "msgspec", "pydantic"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+@dataclass(frozen=True)
+class Answered:
+    """One item's channels before its audits (``Engine.answer``; ``Engine.finish`` makes the record)."""
+
+    item: Item
+    direct: DirectChannel
+    direct_modes: dict[str, DirectChannel]
+    assisted: AssistedChannel
+    generator_side: GeneratorChannel
+    scaffold: Scaffold | None
+    budget: BudgetChannel | None
+    budget_reason: str | None
+    solver: str  # the record's labels, decided on the solver's thread
+    generator: str
 
 
 @dataclass
@@ -171,15 +170,20 @@ class Engine:
         return primary, {mode: self.direct(item, mode, cache) for mode in self.config.direct_modes}
 
     def budget_matched(self, item: Item, assisted: AssistedChannel) -> tuple[BudgetChannel | None, str | None]:
-        """The call-budget-matched baseline of ``cgr.kernel.budget`` (None and why for zero-call items)."""
-        baseline = BudgetBaseline(
-            self.solver,
-            self.chain,
-            seed=self.config.seed,
-            temperature=self.config.budget_temperature,
-            max_tokens=self.config.direct_max_tokens,
-        )
-        return baseline.run(item, assisted)
+        """The run's baseline (``config.baseline``) on one item: its channel, or None and why. A
+        ``SolverError`` stops the run as it is; any other failure or a wrong reply is a ``PluginError``."""
+        c, name = self.config, self.config.baseline
+        baseline = self.plugins.get("baseline", name).obj
+        settings = (c.seed, c.direct_max_tokens, c.budget_temperature)
+        try:
+            channel, reason = baseline(BaselineRequest(self.solver, self.chain, item, assisted, *settings))
+        except SolverError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken baseline names itself and the item
+            raise PluginError(f"baseline {name!r} failed on item {item.id!r}: {type(exc).__name__}: {exc}") from exc
+        if not (isinstance(channel, BudgetChannel) or channel is None and isinstance(reason, str)):
+            raise PluginError(f"baseline {name!r} on item {item.id!r}: not (BudgetChannel, …) nor (None, reason)")
+        return channel, reason
 
     def host_callback(
         self, item: Item, trace: list[SolverCall], failures: list[SolverError] | None = None
@@ -274,6 +278,13 @@ class Engine:
 
     def process(self, item: Item) -> Record:
         """All three channels and the audits for one item."""
+        return self.finish(self.answer(item))
+
+    def answer(self, item: Item) -> Answered:
+        """The three channels (and the budget baseline) of one item: everything that uses the solver.
+
+        ``finish`` adds the audits (no solver) and makes the record, so an executor may audit one
+        item while the solver answers the next."""
         view = item.guest_view()
         direct_channel, extra_modes = self.all_direct(item)
         if self.generator is None:
@@ -317,52 +328,39 @@ class Engine:
                 retries=scaffold.retries,
             )
         budget, budget_reason = self.budget_matched(item, assisted) if self.config.budget_baseline else (None, None)
+        return Answered(
+            item,
+            direct_channel,
+            extra_modes,
+            assisted,
+            generator_side,
+            scaffold,
+            budget,
+            budget_reason,
+            self.solver_label,
+            self.generator_label,
+        )
+
+    def finish(self, done: Answered) -> Record:
+        """The audits of one answered item and its validated record (thread-safe: no solver call)."""
+        item, view, generator_side = done.item, done.item.guest_view(), done.generator_side
         # the dynamic auditors compare the submit with the generator's own stated answer (host side only)
         audit_item = {**view, "generator_answer": generator_side.answer} if generator_side.answer else view
+        program = done.scaffold.source if done.scaffold else ""
         return valid_record(
             Record(
                 item_id=item.id,
                 dataset=item.dataset,
                 task=item.task,
-                solver=self.solver_label,
-                generator=self.generator_label,
+                solver=done.solver,
+                generator=done.generator,
                 gold=item.answer,
-                direct=direct_channel,
-                direct_modes=extra_modes,
-                assisted=assisted,
+                direct=done.direct,
+                direct_modes=done.direct_modes,
+                assisted=done.assisted,
                 generator_side=generator_side,
-                audits=self.audit(scaffold.source if scaffold else "", audit_item, assisted),
-                budget_matched=budget,
-                budget_matched_reason=budget_reason,
+                audits=self.audit(program, audit_item, done.assisted),
+                budget_matched=done.budget,
+                budget_matched_reason=done.budget_reason,
             )
-        )
-
-    def manifest(self, bundle: Bundle) -> RunManifest:
-        """The run manifest for this engine and bundle."""
-        solver_info = dict(self.solver.info())
-        solver_info.update(
-            name=self.solver_name,
-            mode=self.config.direct_mode,
-            modes=[self.config.direct_mode, *self.config.direct_modes],
-            seed=self.config.seed,
-            temperature=0.0,
-        )
-        gen_info = dict(self.generator.info() if self.generator is not None else {})
-        gen_info.update(name=self.generator_name, prompt_version=prompts.GENERATOR_VERSION)
-        return RunManifest(
-            cgr_version=__version__,
-            created=now_iso(),
-            config=self.config.model_dump(mode="json"),
-            bundle=bundle.describe(),
-            solver=solver_info,
-            generator=gen_info,
-            extractors=[e.name for e in self.chain],
-            auditors=[e.name for e in self.plugins.auditors()],
-            versions=_versions(),
-            platform={
-                "system": platform.system(),
-                "machine": platform.machine(),
-                "python": platform.python_implementation(),
-            },
-            limits=dataclasses.asdict(self.config.limits),
         )

@@ -34,7 +34,8 @@ class RunConfig(BaseModel):
     direct_mode: str = "generate"  # the primary mode: ``Record.direct`` (a registered direct mode)
     direct_modes: list[str] = []  # extra modes: ``Record.direct_modes`` (the primary and repeats dropped)
     direct_max_tokens: int = Field(8, ge=1, le=512)
-    budget_baseline: bool = False  # also run the call-budget-matched self-consistency baseline
+    budget_baseline: bool = False  # also answer each item with the run's baseline (``Record.budget_matched``)
+    baseline: str = "budget_matched"  # the registered baseline used when ``budget_baseline`` is on
     budget_temperature: float = Field(0.7, gt=0, le=2)
     seed: int = 0
     workers: int = Field(1, ge=1, le=64)  # items processed at once (records still in bundle order)

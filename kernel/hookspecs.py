@@ -18,6 +18,7 @@ import pluggy
 if TYPE_CHECKING:
     from cgr.kernel.api import (
         AuditorRegistrar,
+        BaselineRegistrar,
         CommandGroup,
         DirectModeRegistrar,
         ExecutorRegistrar,
@@ -136,6 +137,22 @@ def register_executors(register: ExecutorRegistrar) -> None:
     ``request.options`` the ``--executor-option KEY=VALUE`` pairs (``--address ADDR`` is
     ``address=ADDR``). ``cgr run --executor NAME`` selects one. Built-in: ``local`` (this process;
     ``--workers`` threads).
+    """
+
+
+@hookspec
+def register_baselines(register: BaselineRegistrar) -> None:
+    """Register baselines: ``register(name, fn, *, description="", replace=False)``.
+
+    ``fn(request: BaselineRequest) -> (BudgetChannel, None)`` answers ``request.item`` as a baseline
+    for its scaffold (``request.assisted``: its solver calls are the budget), or ``(None, reason)``
+    when the item gets none (left out of the comparison, the reason recorded). With
+    ``budget_baseline`` on, the run's baseline (``RunConfig.baseline``; an unknown name fails before
+    the run starts) is called once per item after its assisted channel, and what it returns is the
+    record's ``budget_matched`` and ``budget_matched_reason``. An exception stops the run: a
+    ``SolverError`` as it is, any other as a ``PluginError`` naming the baseline and the item
+    (records so far are kept; ``--resume`` continues). Built-in: ``budget_matched`` (as many greedy
+    calls of the same kinds as the scaffold made).
     """
 
 

@@ -44,6 +44,7 @@ HOOKS: dict[str, str] = {
     "reporter": "register_reporters",
     "executor": "register_executors",
     "direct_mode": "register_direct_modes",
+    "baseline": "register_baselines",
     "command": "register_commands",
 }
 FAMILIES = tuple(HOOKS)

@@ -8,19 +8,24 @@ A notebook user can call this directly::
 
 from __future__ import annotations
 
+import dataclasses
+import platform
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
+from cgr.kernel import __version__, prompts
 from cgr.kernel.api import ExecutorRequest
-from cgr.kernel.bundle import BundleError, load_bundle
+from cgr.kernel.bundle import Bundle, BundleError, load_bundle
 from cgr.kernel.channels import Engine
 from cgr.kernel.config import RunConfig
 from cgr.kernel.manager import PluginError, Plugins, check_solver, load_plugins
 from cgr.kernel.records import Record, RunManifest
-from cgr.kernel.store import RunStore
+from cgr.kernel.store import RunStore, now_iso
 
-__all__ = ["Engine", "RunSummary", "run", "solver_error"]
+__all__ = ["Engine", "RunSummary", "manifest", "run", "solver_error"]
 
 
 def solver_error(record: Record) -> str | None:
@@ -69,6 +74,8 @@ def run(
     executor = plugins.get("executor", config.executor)  # unknown names fail before anything loads
     for mode in (config.direct_mode, *config.direct_modes):
         plugins.get("direct_mode", mode)
+    if config.budget_baseline:
+        plugins.get("baseline", config.baseline)
     bundle = load_bundle(config.bundle, readers=plugins.readers())
     items = bundle.items
     if config.tasks:
@@ -88,7 +95,7 @@ def run(
         with step(f"loading the solver {what} and the generator {config.generator}"):
             engine = Engine.from_config(config, plugins)
     check_solver(engine.solver, engine.solver_name)  # also a solver swapped into a given engine
-    store = RunStore(config.out, engine.manifest(bundle), resume=config.resume)
+    store = RunStore(config.out, manifest(engine, bundle), resume=config.resume)
     todo = [it for it in items if it.id not in store.done]
     written: list[Record] = []
     try:
@@ -127,4 +134,45 @@ def run(
         written,
         direct_errors=sum(1 for r in written if r.direct.error),
         first_error=first,
+    )
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"cgr": __version__, "python": sys.version.split()[0]}
+    for dist in ("llama-cpp-python", "wasmtime", "componentize-py", "pluggy", "msgspec", "pydantic"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def manifest(engine: Engine, bundle: Bundle) -> RunManifest:
+    """The run manifest for ``engine`` and ``bundle``."""
+    solver_info = dict(engine.solver.info())
+    solver_info.update(
+        name=engine.solver_name,
+        mode=engine.config.direct_mode,
+        modes=[engine.config.direct_mode, *engine.config.direct_modes],
+        seed=engine.config.seed,
+        temperature=0.0,
+    )
+    gen_info = dict(engine.generator.info() if engine.generator is not None else {})
+    gen_info.update(name=engine.generator_name, prompt_version=prompts.GENERATOR_VERSION)
+    return RunManifest(
+        cgr_version=__version__,
+        created=now_iso(),
+        config=engine.config.model_dump(mode="json"),
+        bundle=bundle.describe(),
+        solver=solver_info,
+        generator=gen_info,
+        extractors=[e.name for e in engine.chain],
+        auditors=[e.name for e in engine.plugins.auditors()],
+        versions=_versions(),
+        platform={
+            "system": platform.system(),
+            "machine": platform.machine(),
+            "python": platform.python_implementation(),
+        },
+        limits=dataclasses.asdict(engine.config.limits),
     )

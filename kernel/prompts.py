@@ -15,22 +15,11 @@ Answer with the letter of the correct option only.
 Answer:"""
 
 #: The cloze prompt of the ``cloze`` direct modes (and of the template generator's scaffolds); each
-#: option is scored as the continuation ``" " + option``.
+#: option is scored as the continuation ``" " + option``. The budget-matched baseline's rewordings of
+#: it are the plugin's own (``CLOZE_VARIANTS`` of ``plugins/budget_baseline.py``).
 CLOZE_TEMPLATE = """\
 {context_block}Question: {question}
 Answer:"""
-
-#: The budget-matched baseline's further scoring calls: the cloze prompt reworded, one wording per
-#: call after the first (which is ``CLOZE_TEMPLATE`` itself), in this order. Fixed a priori (common
-#: cloze wordings of lm-evaluation-harness-style evaluations), not tuned on any gold labels; each
-#: scores the options as ``" " + option`` like ``CLOZE_TEMPLATE``.
-CLOZE_VARIANTS: dict[str, str] = {
-    "cloze-qa-v1": "{context_block}Q: {question}\nA:",
-    "cloze-bare-v1": "{context_block}{question}\nAnswer:",
-    "cloze-answer-is-v1": "{context_block}{question}\nThe answer is",
-    "cloze-correct-v1": "{context_block}Question: {question}\nThe correct answer is",
-    "cloze-question-a-v1": "{context_block}Question: {question}\nA:",
-}
 
 GENERATOR_TEMPLATE = """\
 You write a short Python program (a "scaffold") that helps a small language model answer one
@@ -55,14 +44,15 @@ def format_options(labels: list[str], choices: list[str]) -> str:
     return "\n".join(f"{label}. {choice}" for label, choice in zip(labels, choices))
 
 
-def _context_block(context: str | None) -> str:
+def context_block(context: str | None) -> str:
+    """The context line that starts a prompt (empty without context)."""
     return f"Context: {context}\n" if context else ""
 
 
 def render_direct(item: dict[str, Any]) -> str:
     """The direct solver prompt for ``item`` (any mapping with question/choices/labels/context)."""
     return DIRECT_TEMPLATE.format(
-        context_block=_context_block(item.get("context")),
+        context_block=context_block(item.get("context")),
         question=item["question"],
         options=format_options(item["labels"], item["choices"]),
     )
@@ -70,27 +60,13 @@ def render_direct(item: dict[str, Any]) -> str:
 
 def render_cloze(item: dict[str, Any]) -> str:
     """The cloze prompt for ``item`` (question and context only; the options are the continuations)."""
-    return CLOZE_TEMPLATE.format(context_block=_context_block(item.get("context")), question=item["question"])
-
-
-def cloze_wordings() -> list[str]:
-    """The budget baseline's cloze wordings, in call order: ``CLOZE_TEMPLATE`` first, then the variants."""
-    return [CLOZE_TEMPLATE, *CLOZE_VARIANTS.values()]
-
-
-def render_cloze_variant(item: dict[str, Any], index: int) -> str:
-    """The budget baseline's cloze prompt of scoring call ``index``: wording ``index`` of ``cloze_wordings()``
-    (after the last one the list starts again); call 0 is exactly ``render_cloze(item)``."""
-    wordings = cloze_wordings()
-    return wordings[index % len(wordings)].format(
-        context_block=_context_block(item.get("context")), question=item["question"]
-    )
+    return CLOZE_TEMPLATE.format(context_block=context_block(item.get("context")), question=item["question"])
 
 
 def render_generator(item: dict[str, Any]) -> str:
     """The generator prompt for ``item``."""
     return GENERATOR_TEMPLATE.format(
-        context_block=_context_block(item.get("context")),
+        context_block=context_block(item.get("context")),
         question=item["question"],
         options=format_options(item["labels"], item["choices"]),
     )
@@ -100,5 +76,4 @@ TEMPLATES = {
     DIRECT_VERSION: DIRECT_TEMPLATE,
     CLOZE_VERSION: CLOZE_TEMPLATE,
     GENERATOR_VERSION: GENERATOR_TEMPLATE,
-    **CLOZE_VARIANTS,
 }

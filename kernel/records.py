@@ -92,7 +92,8 @@ class Channel(msgspec.Struct, kw_only=True):
 
 
 class DirectChannel(Channel, kw_only=True):
-    """The solver answering the item without a scaffold, in one direct mode (see ``cgr.kernel.direct``)."""
+    """The solver answering the item without a scaffold, in one registered direct mode (the built-ins:
+    ``plugins/direct_modes.py``)."""
 
     mode: str = "generate"
     prompt_version: str = ""
@@ -128,10 +129,11 @@ class GeneratorChannel(Channel, kw_only=True):
 
 
 class BudgetChannel(Channel, kw_only=True):
-    """Call-budget-matched baseline (``cgr.kernel.budget``): as many solver calls as the scaffold made,
-    of the same kinds (scoring, constrained, free generation), each greedy; the first is the greedy
-    direct answer of that kind, scoring calls form a summed cloze ensemble, replies vote, ties go to
-    greedy. No aggregate guarantee of being at least greedy: the report shows ``greedy`` beside it."""
+    """The run's baseline: a registered one, by default ``budget_matched`` (``plugins/budget_baseline.py``):
+    as many solver calls as the scaffold made, of the same kinds (scoring, constrained, free
+    generation), each greedy; the first is the greedy direct answer of that kind, scoring calls form a
+    summed cloze ensemble, replies vote, ties go to greedy. No aggregate guarantee of being at least
+    greedy: the report shows ``greedy`` beside it."""
 
     temperature: float = 0.7  # 0.0: every call is greedy (older records: the samples' temperature)
     votes: dict[str, int] = {}
@@ -161,7 +163,7 @@ class Record(msgspec.Struct, kw_only=True):
     generator_side: GeneratorChannel
     audits: list[Audit] = []
     budget_matched: BudgetChannel | None = None  # only with --budget-baseline
-    #: why ``budget_matched`` is None although the baseline ran (the scaffold made no solver call)
+    #: why ``budget_matched`` is None although the baseline ran (e.g. the scaffold made no solver call)
     budget_matched_reason: str | None = None
     #: the run's extra direct modes (``RunConfig.direct_modes``), keyed by mode; ``direct`` is the primary
     direct_modes: dict[str, DirectChannel] = {}

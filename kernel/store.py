@@ -181,7 +181,7 @@ def _identity(key: str, value: dict[str, Any]) -> dict[str, Any]:
         "bundle": ("sha256",),
         "solver": ("name", "model", "model_sha256", "mode", "seed"),
         "generator": ("name", "strategy"),
-        "config": ("budget_baseline", "limits", "direct_modes"),  # scaffold limits change assisted outcomes
+        "config": ("budget_baseline", "baseline", "limits", "direct_modes"),  # limits change assisted outcomes
     }[key]
-    # a key an older manifest lacks reads as its default (direct_modes: none)
-    return {k: value.get(k, [] if k == "direct_modes" else None) for k in wanted}
+    # a key an older manifest lacks reads as its default
+    return {k: value.get(k, {"direct_modes": [], "baseline": "budget_matched"}.get(k)) for k in wanted}

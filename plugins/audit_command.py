@@ -19,10 +19,10 @@ from typing import Any
 
 import click
 
-from cgr.kernel.chain import verdict_of
+from cgr.kernel.chain import run_auditors, verdict_of
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Entry, Plugins, load_plugins
-from cgr.kernel.records import AssistedChannel, Audit, Record
+from cgr.kernel.records import Audit, Record
 from cgr.kernel.store import RECORDS, StoreError, read_records
 from cgr.plugins.run_bundle import load_run_bundle
 
@@ -39,20 +39,6 @@ def needs_sandbox(entry: Entry) -> bool:
 def auditors(plugins: Plugins, *, static_only: bool = False) -> list[Entry]:
     """The auditors to run: all registered ones, or those that need no sandbox."""
     return [e for e in plugins.auditors() if not (static_only and needs_sandbox(e))]
-
-
-def run_selected(
-    entries: list[Entry], program: str, item: dict[str, Any] | None, assisted: AssistedChannel | None
-) -> list[Audit]:
-    """Each auditor's verdict, as ``cgr.kernel.chain.run_auditors`` (a crashing auditor is a flag)."""
-    out = []
-    for entry in entries:
-        try:
-            verdict, reason = entry.obj(program, item, assisted)
-        except Exception as exc:  # noqa: BLE001 - a broken auditor is a finding, not a crash
-            verdict, reason = "flag", f"auditor failed: {type(exc).__name__}: {exc}"
-        out.append(Audit(auditor=entry.name, verdict=verdict, reason=reason))
-    return out
 
 
 def _record_items(path: Path, bundle: Path | None, plugins: Plugins) -> dict[str, dict[str, Any]]:
@@ -98,7 +84,7 @@ def audit_paths(
             items = _record_items(path, bundle, plugins) if dynamic else {}
             for record in read_records(path):
                 view = _with_generator(items.get(record.item_id), record)
-                audits = run_selected(entries, record.assisted.program, view, record.assisted)
+                audits = run_auditors(plugins, record.assisted.program, view, record.assisted, entries=entries)
                 yield {
                     "run": str(path),
                     "item_id": record.item_id,
@@ -115,7 +101,7 @@ def audit_paths(
                 view = sample_item().guest_view()
             if view is not None and generator_answer:
                 view = {**view, "generator_answer": generator_answer}
-            audits = run_selected(entries, program, view, None)
+            audits = run_auditors(plugins, program, view, None, entries=entries)
             result = {"script": str(path), "verdict": verdict_of(audits), "findings": _as_dicts(audits)}
             try:
                 ast.parse(program)

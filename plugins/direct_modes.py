@@ -17,13 +17,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cgr.kernel import prompts
 from cgr.kernel.api import DirectAnswer, DirectModeRegistrar, Solver, scored_tokens
 from cgr.kernel.chain import extract_label
-from cgr.kernel.direct import cloze_continuations, option_length
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Entry
 from cgr.kernel.records import Item
@@ -43,6 +43,16 @@ __all__ = [
 CLOZE_MODES = ("cloze", "cloze_raw")
 
 _WORDS = re.compile(r"\w+")  # one character class: linear, cannot backtrack
+
+
+def option_length(choice: str) -> int:
+    """The length a cloze score is divided by: the option's UTF-8 bytes (at least 1)."""
+    return max(1, len(choice.encode("utf-8", "surrogatepass")))
+
+
+def cloze_continuations(choices: Iterable[str]) -> list[str]:
+    """The scored continuations: ``" " + option`` (lm-evaluation-harness's target delimiter)."""
+    return [" " + c for c in choices]
 
 
 @dataclass

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
 
 from cgr.kernel.api import ExecutorRegistrar, ExecutorRequest, PluginConfigError
@@ -12,12 +15,57 @@ from cgr.kernel.channels import Engine
 from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.records import Item, Record
 
+#: Items whose audits may still be running while the solver answers the next one (``audit_ahead``).
+AUDIT_AHEAD = 1
+
 
 def local(request: ExecutorRequest) -> Iterator[Record]:
-    """In this process: one item at a time, or --workers threads at once (records in bundle order)."""
-    if request.options:
-        raise PluginConfigError(f"executor 'local' takes no options (got: {', '.join(sorted(request.options))})")
-    return process_in_order(request.engine, request.items, request.config.workers)
+    """In this process: one item at a time (its audits overlapping the next item's solver calls), or
+    --workers threads at once; records in bundle order. Option ``audit_ahead=N`` (default 1; 0 =
+    audit each item before answering the next)."""
+    options = dict(request.options)
+    ahead = options.pop("audit_ahead", str(AUDIT_AHEAD))
+    if options:
+        raise PluginConfigError(
+            f"executor 'local' takes only the option audit_ahead (got: {', '.join(sorted(options))})"
+        )
+    if not ahead.isdigit() or int(ahead) > 64:
+        raise PluginConfigError(f"executor 'local': audit_ahead must be an integer 0..64 (got {ahead[:40]!r})")
+    if request.config.workers > 1:
+        return process_in_order(request.engine, request.items, request.config.workers)
+    return audit_behind(request.engine, request.items, int(ahead))
+
+
+def audit_behind(engine: Engine, items: list[Item], ahead: int = AUDIT_AHEAD) -> Iterator[Record]:
+    """Each item's record, in the items' order, one item at a time; the audits of the last ``ahead``
+    answered items run on one background thread while the solver answers the next item.
+
+    The audits make no solver call (stand-in solvers, their own sandbox), so on a machine whose solver
+    runs on a GPU or leaves cores free they leave the item's critical path. Records are the same as
+    ``engine.process``'s. If answering an item fails, the records of the items answered before it
+    are still yielded first; on close the audit in flight finishes unrecorded (``--resume`` redoes it).
+    """
+    if ahead <= 0:
+        for item in items:
+            yield engine.process(item)
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cgr-audit", initializer=_lowest_priority)
+    pending: deque[Future[Record]] = deque()
+    try:
+        for item in items:
+            try:
+                answered = engine.answer(item)
+            except Exception:
+                while pending:  # the items answered so far keep their records
+                    yield pending.popleft().result()
+                raise
+            pending.append(pool.submit(engine.finish, answered))
+            while pending and (pending[0].done() or len(pending) > ahead):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def process_in_order(engine: Engine, items: list[Item], workers: int) -> Iterator[Record]:
@@ -42,6 +90,13 @@ def process_in_order(engine: Engine, items: list[Item], workers: int) -> Iterato
             yield record
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _lowest_priority() -> None:
+    """This thread at the lowest CPU priority (Linux: per-thread nice 19), so the audits take the
+    cycles the solver leaves idle instead of slowing it; elsewhere nothing changes."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 @hookimpl

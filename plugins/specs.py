@@ -40,7 +40,10 @@ def _words(text: str) -> str:
 
 def generated_files() -> dict[str, str]:
     """Relative path under ``specs/`` -> expected content."""
-    files = {f"prompts/{name}.txt": text + "\n" for name, text in prompts.TEMPLATES.items()}
+    from cgr.plugins.budget_baseline import CLOZE_VARIANTS
+
+    texts = {**prompts.TEMPLATES, **CLOZE_VARIANTS}
+    files = {f"prompts/{name}.txt": text + "\n" for name, text in texts.items()}
     files["hooks.md"] = hooks_markdown()
     schemas = {"item": ItemModel.model_json_schema(), **json_schemas()}  # the item: as the loader accepts it
     for name, schema in schemas.items():

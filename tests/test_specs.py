@@ -44,7 +44,7 @@ def test_every_hook_is_documented():
     doc = (SPECS / "hooks.md").read_text()
     for name in specs.hook_names():
         assert f"## {name}(" in doc, name
-    assert len(specs.hook_names()) == 9
+    assert len(specs.hook_names()) == 10
 
 
 def test_record_schema_has_contract_fields():

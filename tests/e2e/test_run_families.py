@@ -99,7 +99,8 @@ def test_local_executor_refuses_options_in_one_line(third, toy_bundle, tmp_path)
     args = ["run", "--bundle", toy_bundle, "--solver", "fake", "--out", tmp_path / "o", "-q", "--address", "h:1"]
     res = CliRunner().invoke(main, [str(a) for a in args])
     assert res.exit_code == 1
-    assert res.output.strip().splitlines()[-1] == "cgr: error: executor 'local' takes no options (got: address)"
+    last = res.output.strip().splitlines()[-1]
+    assert last == "cgr: error: executor 'local' takes only the option audit_ahead (got: address)"
 
 
 def test_unknown_executor_is_one_line(third, toy_bundle, tmp_path):

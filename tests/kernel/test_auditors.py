@@ -179,6 +179,28 @@ def test_dynamic_auditors_register_as_needing_the_sandbox():
     assert {e.name for e in auditors(plugins, static_only=True)} == {"hardcode", "solver_use"}
 
 
+def test_run_auditors_runs_the_given_entries_or_all():
+    """``cgr audit --static-only`` runs a subset through the kernel's own ``run_auditors``."""
+    from cgr.kernel.chain import run_auditors
+    from cgr.kernel.hookspecs import hookimpl
+
+    def crashes(program, item, assisted):
+        raise ValueError("boom")
+
+    class Crashing:
+        @hookimpl
+        def register_auditors(self, register):
+            register("crashes", crashes)
+
+    plugins = load_plugins(entry_points=False, extra=(Crashing(),))
+    chosen = [plugins.get("auditor", "solver_use"), plugins.get("auditor", "crashes")]
+    audits = run_auditors(plugins, "submit('A')", ITEM, None, entries=chosen)
+    assert [(a.auditor, a.verdict) for a in audits] == [("solver_use", "pass"), ("crashes", "flag")]
+    assert audits[1].reason == "auditor failed: ValueError: boom"
+    static = run_auditors(plugins, "submit('A')", None, None, entries=auditors(plugins, static_only=True))
+    assert [a.auditor for a in static] == ["crashes", "hardcode", "solver_use"]
+
+
 @pytest.mark.parametrize("fn", [counterfactual, permutation, generator_agreement, leak])
 @pytest.mark.parametrize(
     "program, item, why",

@@ -1,4 +1,5 @@
-"""The call-budget-matched baseline and the direct modes' host-side logic, with test-only solvers."""
+"""The built-in ``budget_matched`` baseline (``cgr.plugins.budget_baseline``) and the direct modes'
+host-side logic, with the test-only ``BaselineTestSolver``."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import msgspec
 import pytest
 
 from cgr.kernel import prompts
-from cgr.kernel.api import Completion, Scores, SolverError
-from cgr.kernel.budget import BudgetBaseline, calls_by_kind, permutation, vote
+from cgr.kernel.api import Completion, SolverError
 from cgr.kernel.config import RunConfig
 from cgr.kernel.manager import load_plugins
-from cgr.kernel.records import AssistedChannel, Item, SolverCall
+from cgr.kernel.records import AssistedChannel, Item
+from cgr.plugins.budget_baseline import calls_by_kind, permutation, render_cloze_variant, vote
 from cgr.plugins.direct_modes import ClozeCache, answer_in_mode, best_option, option_length, text_answer
+from tests.plugins.baseline_solver import BaselineTestSolver, assisted_with, baseline_request
 
 ITEM = Item(
     id="t-1",
@@ -22,76 +24,31 @@ ITEM = Item(
     labels=["A", "B", "C", "D"],
     answer="D",
 )
+LIKED = "Mandibular nerve"
 
 
-class ContentTestSolver:
-    """TEST ONLY: a solver that knows which option TEXT it likes, wherever the option stands.
-
-    Scoring: the liked text scores best per byte. Letter prompts: it answers the letter that the
-    liked text has in that prompt (greedy) or, when sampling, the first listed option. Records
-    every call with its kind.
-    """
-
-    name = "test-content"
-
-    def __init__(self, liked: str = "Mandibular nerve", refuse: str | None = None):
-        self.liked, self.refuse, self.calls = liked, refuse, []
-
-    def info(self):
-        return {"name": self.name, "model": None}
-
-    def _letter(self, prompt: str) -> str:
-        for line in prompt.splitlines():
-            if line.endswith(". " + self.liked):
-                return line[0]
-        return "?"
-
-    def complete(self, prompt, *, max_tokens=256, temperature=0.0, stop=None, choices=None, seed=None):
-        kind = "choice" if choices else "generate"
-        self.calls.append((kind, temperature, prompt))
-        if self.refuse == kind:
-            raise ValueError("refused")
-        letter = self._letter(prompt) if temperature == 0 else "A"
-        return Completion(text=letter if choices else f"{letter}. {self.liked}", prompt_tokens=7, completion_tokens=2)
-
-    def label_logprobs(self, prompt, labels):
-        self.calls.append(("label_logprobs", 0.0, prompt))
-        return [-1.0 if lab == self._letter(prompt) else -3.0 for lab in labels]
-
-    def logprobs(self, prompt, continuations):
-        self.calls.append(("score", 0.0, prompt))
-        if self.refuse == "score":
-            raise ValueError("refused")
-        scores = [-0.5 * len(c) if c.strip() == self.liked else -1.0 * len(c) for c in continuations]
-        return Scores(scores, prompt_tokens=5)
-
-
-def assisted(*ops: str, status: str = "ok") -> AssistedChannel:
-    trace = [
-        SolverCall(op=op.split(":")[0], options={"choices": ["A", "B"]} if op == "solve:choices" else {}) for op in ops
-    ]
-    calls = sum(1 for op in ops if not op.startswith("extract"))
-    return AssistedChannel(answer=None, correct=False, calls=calls, status=status, trace=trace)
-
-
-def baseline(solver, **kw) -> BudgetBaseline:
-    chain = load_plugins().extractors()
-    return BudgetBaseline(solver, chain, seed=kw.get("seed", 0), temperature=0.7, max_tokens=8)
+def run_baseline(solver: BaselineTestSolver, assisted: AssistedChannel, *, seed: int = 0):
+    """The registered ``budget_matched`` baseline on ``ITEM``, as the kernel calls it."""
+    return (
+        load_plugins(entry_points=False)
+        .get("baseline", "budget_matched")
+        .obj(baseline_request(solver, ITEM, assisted, seed=seed))
+    )
 
 
 # ---------------------------------------------------------------- the baseline ------------------
 def test_zero_call_items_get_no_baseline_and_a_reason():
-    solver = ContentTestSolver()
-    channel, reason = baseline(solver).run(ITEM, assisted(status="no_submit"))
+    solver = BaselineTestSolver(LIKED)
+    channel, reason = run_baseline(solver, assisted_with(status="no_submit"))
     assert channel is None and "no solver call" in reason and "no_submit" in reason
     assert solver.calls == []  # nothing spent
 
 
 def test_calls_are_matched_by_kind_and_all_greedy():
-    a = assisted("logprobs", "logprobs", "solve:choices", "solve", "solve", "extract")
+    a = assisted_with("logprobs", "logprobs", "solve:choices", "solve", "solve", "extract")
     assert calls_by_kind(a) == {"score": 2, "choice": 1, "generate": 2}
-    solver = ContentTestSolver()
-    channel, reason = baseline(solver).run(ITEM, a)
+    solver = BaselineTestSolver(LIKED)
+    channel, reason = run_baseline(solver, a)
     assert reason is None and channel.calls == 5 and channel.calls_by_kind == {"score": 2, "choice": 1, "generate": 2}
     assert [kind for kind, _, _ in solver.calls] == ["score", "score", "choice", "generate", "generate"]
     # no temperature sample anywhere, whatever temperature the run passed (0.7 here)
@@ -103,8 +60,8 @@ def test_calls_are_matched_by_kind_and_all_greedy():
 
 def test_a_budget_of_one_is_exactly_the_greedy_direct_mode():
     for ops, mode in ((("logprobs",), "cloze"), (("solve:choices",), "grammar"), (("solve",), "generate")):
-        solver, direct_solver = ContentTestSolver(), ContentTestSolver()
-        channel, _ = baseline(solver).run(ITEM, assisted(*ops))
+        solver, direct_solver = BaselineTestSolver(LIKED), BaselineTestSolver(LIKED)
+        channel, _ = run_baseline(solver, assisted_with(*ops))
         direct = answer_in_mode(direct_solver, load_plugins().extractors(), ITEM, mode, max_tokens=8)
         assert channel.answer == channel.greedy == direct.label == "D", mode
         assert channel.method == "greedy" and channel.temperature == 0.0
@@ -112,12 +69,12 @@ def test_a_budget_of_one_is_exactly_the_greedy_direct_mode():
 
 
 def test_score_calls_use_the_fixed_cloze_wordings_in_order():
-    solver = ContentTestSolver()
-    channel, _ = baseline(solver).run(ITEM, assisted(*["logprobs"] * 6))
+    solver = BaselineTestSolver(LIKED)
+    channel, _ = run_baseline(solver, assisted_with(*["logprobs"] * 6))
     sent = [p for _, _, p in solver.calls]
     view = ITEM.guest_view()
     assert sent[0] == prompts.render_cloze(view)  # greedy: the cloze direct mode's prompt
-    assert sent == [prompts.render_cloze_variant(view, i) for i in range(6)] and len(set(sent)) == 6
+    assert sent == [render_cloze_variant(view, i) for i in range(6)] and len(set(sent)) == 6
     assert all(ITEM.question in p and "Mandibular" not in p for p in sent)  # options are continuations
     assert channel.votes == {"D": 6} and channel.answer == "D" and channel.method == "cloze_ensemble"
 
@@ -130,16 +87,16 @@ def test_ties_go_to_greedy_and_votes_can_still_win():
 
 
 def test_refused_calls_do_not_vote_and_a_dead_solver_stops():
-    channel, _ = baseline(ContentTestSolver(refuse="score")).run(ITEM, assisted("logprobs", "solve"))
+    channel, _ = run_baseline(BaselineTestSolver(LIKED, refuse="score"), assisted_with("logprobs", "solve"))
     assert channel.raw == "score:? generate:D" and channel.answer == "D" and channel.greedy is None
     assert channel.votes == {"D": 1}
 
-    class Dead(ContentTestSolver):
+    class Dead(BaselineTestSolver):
         def logprobs(self, prompt, continuations):
             raise SolverError("server down")
 
     with pytest.raises(SolverError):
-        baseline(Dead()).run(ITEM, assisted("logprobs"))
+        run_baseline(Dead(LIKED), assisted_with("logprobs"))
 
 
 def test_permutations_rotate_then_reverse_then_shuffle_seeded_per_item():
@@ -173,7 +130,7 @@ def test_cloze_normalises_by_utf8_bytes_and_keeps_the_first_of_ties():
 
 
 def test_cloze_and_cloze_raw_share_one_scoring_call():
-    solver, cache = ContentTestSolver(), ClozeCache()
+    solver, cache = BaselineTestSolver(LIKED), ClozeCache()
     chain = load_plugins().extractors()
     norm = answer_in_mode(solver, chain, ITEM, "cloze", max_tokens=8, cloze_cache=cache)
     raw = answer_in_mode(solver, chain, ITEM, "cloze_raw", max_tokens=8, cloze_cache=cache)
@@ -184,11 +141,11 @@ def test_cloze_and_cloze_raw_share_one_scoring_call():
 
 
 def test_generate_keeps_the_letter_and_the_option_text_it_states():
-    class Contradicting(ContentTestSolver):
+    class Contradicting(BaselineTestSolver):
         def complete(self, prompt, **kw):
             return Completion(text="C. Mandibular nerve")
 
-    got = answer_in_mode(Contradicting(), load_plugins().extractors(), ITEM, "generate", max_tokens=8)
+    got = answer_in_mode(Contradicting(LIKED), load_plugins().extractors(), ITEM, "generate", max_tokens=8)
     assert got.label == "C" and got.text_answer == "D"
 
 

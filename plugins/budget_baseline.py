@@ -1,4 +1,4 @@
-"""The call-budget-matched baseline: as many solver calls as the scaffold made, of the same kinds.
+"""The built-in baseline ``budget_matched``: as many solver calls as the scaffold made, of the same kinds.
 
 A scaffold's solver calls come in three kinds (read from its trace): ``score`` (``solver_logprobs``),
 ``choice`` (``solver_call`` with ``choices``: a constrained reply) and ``generate`` (free
@@ -6,8 +6,8 @@ A scaffold's solver calls come in three kinds (read from its trace): ``score`` (
 with no code between them. Every call is deterministic and as strong in kind as the first:
 
 - ``score`` calls: call ``i`` scores all options (one batched ``solver.logprobs`` call) after cloze
-  wording ``i`` of ``prompts.cloze_wordings()``: call 0 is the ``cloze`` direct mode's own prompt,
-  the others the fixed rewordings of ``prompts.CLOZE_VARIANTS`` ("Q: …\\nA:", "…\\nThe answer is", …;
+  wording ``i`` of ``cloze_wordings()``: call 0 is the ``cloze`` direct mode's own prompt,
+  the others the fixed rewordings of ``CLOZE_VARIANTS`` ("Q: …\\nA:", "…\\nThe answer is", …;
   chosen a priori, not on gold; after the last one the list starts again). Each option's score is
   its log-likelihood per UTF-8 byte (``acc_norm``).
 - ``choice`` calls: the ``grammar`` direct mode (the letter prompt, reply constrained to a label,
@@ -40,6 +40,9 @@ baseline's greedy accuracy (``BudgetChannel.greedy``) beside it, and assisted is
 
 Items whose scaffold made no solver call get no baseline (``None``, with the reason in
 ``Record.budget_matched_reason``): they are left out of the comparison rather than counted as misses.
+
+Registered through ``register_baselines`` as ``budget_matched`` (``RunConfig.baseline``'s default); a
+plugin may replace it (``replace=True``) or add another baseline beside it.
 """
 
 from __future__ import annotations
@@ -50,11 +53,54 @@ import time
 from typing import Any
 
 from cgr.kernel import prompts
-from cgr.kernel.api import Solver, SolverError, call_seed, scored_tokens
+from cgr.kernel.api import BaselineRegistrar, BaselineRequest, Solver, SolverError, call_seed, scored_tokens
 from cgr.kernel.chain import extract_label
-from cgr.kernel.direct import cloze_continuations, option_length
+from cgr.kernel.hookspecs import hookimpl
 from cgr.kernel.manager import Entry
 from cgr.kernel.records import AssistedChannel, BudgetChannel, Item
+from cgr.plugins.direct_modes import cloze_continuations, option_length
+
+__all__ = [
+    "CLOZE_VARIANTS",
+    "BudgetBaseline",
+    "budget_matched",
+    "calls_by_kind",
+    "cloze_wordings",
+    "decide",
+    "ensemble",
+    "per_byte",
+    "permutation",
+    "render_cloze_variant",
+    "vote",
+]
+
+#: The baseline's further scoring calls: the cloze prompt reworded, one wording per call after the
+#: first (which is ``prompts.CLOZE_TEMPLATE`` itself), in this order. Fixed a priori (common cloze
+#: wordings of lm-evaluation-harness-style evaluations), not tuned on any gold labels; each scores the
+#: options as ``" " + option`` like ``prompts.CLOZE_TEMPLATE``. Normative copies:
+#: ``specs/prompts/<name>.txt``.
+CLOZE_VARIANTS: dict[str, str] = {
+    "cloze-qa-v1": "{context_block}Q: {question}\nA:",
+    "cloze-bare-v1": "{context_block}{question}\nAnswer:",
+    "cloze-answer-is-v1": "{context_block}{question}\nThe answer is",
+    "cloze-correct-v1": "{context_block}Question: {question}\nThe correct answer is",
+    "cloze-question-a-v1": "{context_block}Question: {question}\nA:",
+}
+
+
+def cloze_wordings() -> list[str]:
+    """The cloze wordings, in call order: ``prompts.CLOZE_TEMPLATE`` first, then the variants."""
+    return [prompts.CLOZE_TEMPLATE, *CLOZE_VARIANTS.values()]
+
+
+def render_cloze_variant(item: dict[str, Any], index: int) -> str:
+    """The cloze prompt of scoring call ``index``: wording ``index`` of ``cloze_wordings()`` (after the
+    last one the list starts again); call 0 is exactly ``prompts.render_cloze(item)``."""
+    wordings = cloze_wordings()
+    return wordings[index % len(wordings)].format(
+        context_block=prompts.context_block(item.get("context")), question=item["question"]
+    )
+
 
 KINDS = ("score", "choice", "generate")
 
@@ -120,21 +166,15 @@ def ensemble(members: list[list[float]], labels: list[str], greedy: str | None) 
 
 
 class BudgetBaseline:
-    """Computes the baseline for one item with a solver, an extractor chain and run settings.
+    """Computes the baseline for one item with a solver, an extractor chain and run settings."""
 
-    ``temperature`` is accepted for callers that pass the run's ``budget_temperature`` and ignored:
-    every call of the baseline is greedy.
-    """
-
-    def __init__(
-        self, solver: Solver, chain: list[Entry], *, seed: int, max_tokens: int, temperature: float | None = None
-    ):
+    def __init__(self, solver: Solver, chain: list[Entry], *, seed: int, max_tokens: int):
         self.solver, self.chain = solver, chain
         self.seed, self.max_tokens = seed, max_tokens
         self.prompt_tokens = self.completion_tokens = 0
 
     def _score(self, item: Item, index: int) -> list[float] | None:
-        prompt = prompts.render_cloze_variant(item.guest_view(), index)
+        prompt = render_cloze_variant(item.guest_view(), index)
         scores = self.solver.logprobs(prompt, cloze_continuations(item.choices))
         self.prompt_tokens += scored_tokens(scores)
         return per_byte(list(scores), item.choices)
@@ -222,3 +262,16 @@ class BudgetBaseline:
             ),
             None,
         )
+
+
+def budget_matched(request: BaselineRequest) -> tuple[BudgetChannel | None, str | None]:
+    """As many greedy calls of the same kinds as the scaffold made: a cloze ensemble and option-permuted votes.
+
+    ``request.temperature`` (the run's ``budget_temperature``) is ignored: every call is greedy."""
+    baseline = BudgetBaseline(request.solver, request.chain, seed=request.seed, max_tokens=request.max_tokens)
+    return baseline.run(request.item, request.assisted)
+
+
+@hookimpl
+def register_baselines(register: BaselineRegistrar) -> None:
+    register("budget_matched", budget_matched)
