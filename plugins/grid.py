@@ -117,6 +117,8 @@ def check_plugins(experiment: Experiment, plugins: Plugins) -> None:
     wanted += [("generator", g.plugin, ("generators", i, "plugin")) for i, g in enumerate(experiment.generators)]
     wanted += [("direct_mode", m, ("direct_modes", i)) for i, m in enumerate(experiment.direct_modes)]
     wanted.append(("executor", experiment.executor, ("executor",)))
+    if experiment.budget_baseline:
+        wanted.append(("baseline", experiment.baseline, ("baseline",)))
     for i, bundle in enumerate(experiment.bundles):
         path = experiment.bundle_path(bundle)
         if path is not None and not path.is_file():
@@ -168,6 +170,7 @@ def experiment_from_run(
         workers=config.workers,
         direct_max_tokens=config.direct_max_tokens,
         budget_baseline=config.budget_baseline,
+        baseline=config.baseline,
         budget_temperature=config.budget_temperature,
         limits=config.limits,
         **extra,

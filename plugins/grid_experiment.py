@@ -89,6 +89,7 @@ class Experiment(_Spec):
     workers: int = Field(1, ge=1, le=64)
     direct_max_tokens: int = Field(8, ge=1, le=512)
     budget_baseline: bool = False
+    baseline: str = Field("budget_matched", min_length=1)  # the registered baseline budget_baseline runs
     budget_temperature: float = Field(0.7, gt=0, le=2)
     limits: Limits = Field(default_factory=Limits)
     executor: str = Field("local", min_length=1)  # the registered executor of every cell
@@ -145,6 +146,7 @@ class Experiment(_Spec):
             direct_modes=self.direct_modes[1:],
             direct_max_tokens=self.direct_max_tokens,
             budget_baseline=self.budget_baseline,
+            baseline=self.baseline,
             budget_temperature=self.budget_temperature,
             seed=self.seed,
             workers=self.workers,

@@ -105,6 +105,14 @@ def run_command(plugins: Plugins) -> click.Command:
         "scaffold made (see README, Statistics).",
     )
     @click.option(
+        "--baseline",
+        "baseline",
+        default=None,
+        metavar="NAME",
+        help="The registered baseline (register_baselines) --budget-baseline runs; implies --budget-baseline "
+        "[default: budget_matched].",
+    )
+    @click.option(
         "--workers",
         type=click.IntRange(1, 64),
         default=1,
@@ -149,6 +157,7 @@ def run_command(plugins: Plugins) -> click.Command:
         seed: int,
         limits: Limits,
         budget_baseline: bool,
+        baseline: str | None,
         workers: int,
         executor: str,
         executor_options: tuple[str, ...],
@@ -208,7 +217,8 @@ def run_command(plugins: Plugins) -> click.Command:
                     **({"address": address} if address is not None else {}),
                 },
                 limits=limits,
-                budget_baseline=budget_baseline,
+                budget_baseline=budget_baseline or baseline is not None,
+                **({"baseline": baseline} if baseline is not None else {}),
             )
         except ValidationError as exc:
             err = exc.errors()[0]

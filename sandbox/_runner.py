@@ -40,6 +40,7 @@ class Sandbox:
         self._runtimes: dict[bool, Runtime] = {}
         self.output_files = output_files
         self._out_dir: str | None = None
+        TICKER.start()
 
     def _output_dir(self) -> str:
         """The private directory of this sandbox's output files (made on first use, removed with it)."""

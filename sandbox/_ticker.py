@@ -20,12 +20,19 @@ class Ticker:
         self._active: dict[int, Run] = {}
         self._thread: threading.Thread | None = None
 
-    def add(self, run: Run) -> None:
+    def start(self) -> None:
+        """Start the thread unless it runs. ``Sandbox()`` calls this, so the thread is made by the
+        thread that makes the first sandbox and keeps its CPU priority (threads inherit their
+        creator's nice value on Linux), not that of a low-priority worker that runs first."""
         with self._cv:
-            self._active[run.id] = run
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="cgr-sandbox-ticker", daemon=True)
                 self._thread.start()
+
+    def add(self, run: Run) -> None:
+        self.start()
+        with self._cv:
+            self._active[run.id] = run
             self._cv.notify()
 
     def remove(self, run: Run) -> None:

@@ -157,3 +157,19 @@ def test_a_missing_bundle_file_is_named_with_its_line(tmp_path, plugins):
     path.write_text("direct_modes = ['generate', 'psychic']\n[[solvers]]\nplugin = 'fake'\n")
     with pytest.raises(ExperimentError, match=r"exp\.toml:1: direct_modes\[1\]: unknown direct_mode 'psychic'"):
         check_plugins(load_experiment(path), plugins)
+    path.write_text("budget_baseline = true\nbaseline = 'oracle'\n[[solvers]]\nplugin = 'fake'\n")
+    with pytest.raises(ExperimentError, match=r"exp\.toml:2: baseline: unknown baseline 'oracle'"):
+        check_plugins(load_experiment(path), plugins)
+    path.write_text("baseline = 'oracle'\n[[solvers]]\nplugin = 'fake'\n")  # not run: not checked
+    check_plugins(load_experiment(path), plugins)
+
+
+def test_the_readme_experiment_file_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```toml\n# experiment.toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "experiment.toml"
+    path.write_text(block)
+    experiment = load_experiment(path)
+    assert len(experiment.bundles) == 2 and len(experiment.solvers) == 3 and len(experiment.generators) == 3
+    assert experiment.budget_baseline and experiment.baseline == "budget_matched"
+    assert experiment.direct_modes == ["generate", "logprobs"] and experiment.limits.timeout_s == 20

@@ -45,3 +45,37 @@ def test_a_replacing_baseline_is_what_the_records_get(toy_bundle, tmp_path):
         assert r.budget_matched is not None and r.budget_matched_reason is None
         assert (r.budget_matched.method, r.budget_matched.answer, r.budget_matched.calls) == ("first_option", "A", 0)
         assert r.budget_matched.correct == (r.gold == "A")
+
+
+class SecondOptionBaseline(FirstOptionBaseline):
+    @hookimpl
+    def register_baselines(self, register):
+        register("second", self.second_option, description="the second option")
+
+    def second_option(self, request: BaselineRequest) -> tuple[BudgetChannel | None, str | None]:
+        label = request.item.labels[1]
+        return BudgetChannel(answer=label, correct=label == request.item.answer, calls=0, method="second"), None
+
+
+def test_cgr_run_baseline_names_the_baseline_and_turns_it_on(toy_bundle, tmp_path, monkeypatch):
+    import functools
+
+    from click.testing import CliRunner
+
+    from cgr.kernel import manager, pipeline
+    from cgr.kernel.cli import main
+
+    loader = functools.partial(load_plugins, entry_points=False, extra=(fake_solver, SecondOptionBaseline()))
+    monkeypatch.setattr(manager, "load_plugins", loader)
+    monkeypatch.setattr(pipeline, "load_plugins", loader)
+    args = ["run", "--bundle", str(toy_bundle), "--solver", "fake", "-q"]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--baseline", "second"])
+    assert res.exit_code == 0, res.output
+    records = read_records(tmp_path / "a")
+    assert [(r.budget_matched.method, r.budget_matched.answer) for r in records] == [("second", "B")] * 3
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--baseline", "oracle"])
+    assert res.exit_code == 1
+    assert (
+        res.output.strip().splitlines()[-1] == "cgr: error: unknown baseline 'oracle' (known: budget_matched, second)"
+    )
+    assert not (tmp_path / "b" / "records.jsonl").exists()
