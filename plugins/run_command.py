@@ -121,9 +121,8 @@ def run_command(plugins: Plugins) -> click.Command:
     )
     @click.option(
         "--executor",
-        default="local",
-        show_default=True,
-        help="Executor plugin that processes the items (see `cgr plugins`).",
+        default=None,
+        help="Executor plugin that processes the items (see `cgr plugins`) [default: local; ray with --address].",
     )
     @click.option(
         "--executor-option",
@@ -132,7 +131,11 @@ def run_command(plugins: Plugins) -> click.Command:
         metavar="KEY=VALUE",
         help="Executor-specific option (repeatable).",
     )
-    @click.option("--address", help="The executor's cluster address (shorthand for --executor-option address=ADDR).")
+    @click.option(
+        "--address",
+        help="The executor's cluster address (shorthand for --executor-option address=ADDR; without --executor it "
+        "selects --executor ray).",
+    )
     @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
     @click.option(
         "--quiet", "-q", is_flag=True, help="No progress: no bar, spinner or per-item lines (warnings still shown)."
@@ -159,7 +162,7 @@ def run_command(plugins: Plugins) -> click.Command:
         budget_baseline: bool,
         baseline: str | None,
         workers: int,
-        executor: str,
+        executor: str | None,
         executor_options: tuple[str, ...],
         address: str | None,
         resume: bool,
@@ -211,7 +214,7 @@ def run_command(plugins: Plugins) -> click.Command:
                 seed=seed,
                 resume=resume,
                 workers=workers,
-                executor=executor,
+                executor=executor or ("ray" if address is not None else "local"),
                 executor_options={
                     **key_values(executor_options, "--executor-option"),
                     **({"address": address} if address is not None else {}),

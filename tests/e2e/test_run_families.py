@@ -95,8 +95,36 @@ def test_resume_with_another_executor_continues_the_same_run(third, toy_bundle, 
     assert [r.item_id for r in read_records(out)] == ["geo-1", "geo-2", "sci-1"]
 
 
+def test_address_without_executor_selects_ray(toy_bundle, tmp_path, monkeypatch):
+    class FakeRay:
+        """Stands in for the built-in ray executor (replace=True): records what it was asked."""
+
+        def __init__(self):
+            self.requests = []
+
+        @hookimpl
+        def register_executors(self, register):
+            register("ray", self.execute, replace=True)
+
+        def execute(self, request):
+            self.requests.append(request)
+            return (request.engine.process(it) for it in request.items)
+
+    plugin = FakeRay()
+    loader = functools.partial(load_plugins, builtins=BUILTINS, extra=(fake_solver, plugin))
+    monkeypatch.setattr(manager, "load_plugins", loader)
+    monkeypatch.setattr(pipeline, "load_plugins", loader)
+    args = ["run", "--bundle", toy_bundle, "--solver", "fake", "--out", tmp_path / "o", "-q", "--address", "h:1"]
+    res = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    (request,) = plugin.requests
+    assert request.config.executor == "ray" and request.options == {"address": "h:1"}
+    assert len(read_records(tmp_path / "o")) == 3
+
+
 def test_local_executor_refuses_options_in_one_line(third, toy_bundle, tmp_path):
     args = ["run", "--bundle", toy_bundle, "--solver", "fake", "--out", tmp_path / "o", "-q", "--address", "h:1"]
+    args += ["--executor", "local"]
     res = CliRunner().invoke(main, [str(a) for a in args])
     assert res.exit_code == 1
     last = res.output.strip().splitlines()[-1]
