@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=250, help="items of the sample bundle (default 250: all)")
     ap.add_argument("--model", default=None, help="solver model (default: the solver's default)")
+    ap.add_argument("--strategy", default=None, help="template strategy (default: the run's default, per_option)")
     ap.add_argument("--no-baseline", action="store_true", help="skip replaying the solver calls alone")
     ap.add_argument(
         "--scaffold-output-files",
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     plugins = bench_plugins()
     startup["plugin loading"] = time.perf_counter() - t
     with tempfile.TemporaryDirectory(prefix="cgr-bench-overhead-") as tmp:
-        config = RunConfig(limit=args.limit, out=Path(tmp) / "run", model=args.model)
+        config = RunConfig(limit=args.limit, out=Path(tmp) / "run", model=args.model, strategy=args.strategy)
         t = time.perf_counter()
         engine = Engine.from_config(config, plugins)
         startup["solver (model load) + generator"] = time.perf_counter() - t
@@ -241,7 +242,13 @@ def main(argv: list[str] | None = None) -> int:
 def measure(
     config: RunConfig, plugins: Plugins, engine: Engine, args: argparse.Namespace
 ) -> tuple[float, float, float]:
-    """One measured run of ``config`` on ``engine``, printed; returns (wall, in-run solver, bare solver) seconds."""
+    """One measured run of ``config`` on ``engine``, printed; returns (wall, in-run solver, bare solver) seconds.
+
+    The auditors' per-record session cache is emptied first, so no run reuses another's stand-in runs
+    (it keeps the last 32 records' sessions: runs of <= 32 items would otherwise be audited once)."""
+    with audit_runs._sessions_lock:
+        audit_runs._sessions.clear()
+    audit_runs._parses.cache_clear()
     clock = Clock()
     calls: list[tuple[str, tuple, dict]] = []
     restore = instrument(engine, clock, calls)
