@@ -174,9 +174,17 @@ class Engine:
         ``SolverError`` stops the run as it is; any other failure or a wrong reply is a ``PluginError``."""
         c, name = self.config, self.config.baseline
         baseline = self.plugins.get("baseline", name).obj
-        settings = (c.seed, c.direct_max_tokens, c.budget_temperature)
+        request = BaselineRequest(
+            self.solver,
+            self.chain,
+            item,
+            assisted,
+            seed=c.seed,
+            max_tokens=c.direct_max_tokens,
+            temperature=c.budget_temperature,
+        )
         try:
-            channel, reason = baseline(BaselineRequest(self.solver, self.chain, item, assisted, *settings))
+            channel, reason = baseline(request)
         except SolverError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken baseline names itself and the item
